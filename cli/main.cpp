@@ -1,0 +1,48 @@
+// moesim front end: dispatches to the subcommand registered under argv[1].
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/registry.hpp"
+#include "sim/core/error.hpp"
+
+namespace {
+void print_top_help() {
+  std::cout << "moesim " << MOESIM_VERSION
+            << " - trace-replay simulator and regression harness for GPU MoE kernels\n\n"
+               "usage: moesim <command> [options]   (moesim <command> --help for details)\n\ncommands:\n";
+  for (const auto& [name, cmd] : moesim::cli::commands())
+    std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cmd.summary << "\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_top_help();
+    return args.empty() ? moesim::kExitBadInput : moesim::kExitOk;
+  }
+  if (args[0] == "--version") {
+    std::cout << "moesim " << MOESIM_VERSION << "\n";
+    return 0;
+  }
+  auto& table = moesim::cli::commands();
+  auto it = table.find(args[0]);
+  if (it == table.end()) {
+    std::cerr << "moesim: error: unknown command '" << args[0] << "' (see moesim --help)\n";
+    return moesim::kExitBadInput;
+  }
+  try {
+    return it->second.run(args);
+  } catch (const moesim::InputError& e) {
+    std::cerr << "moesim " << args[0] << ": error: " << e.what() << "\n";
+    return moesim::kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "moesim " << args[0] << ": error: out of memory\n";
+    return moesim::kExitInternal;
+  } catch (const std::exception& e) {
+    std::cerr << "moesim " << args[0] << ": internal error: " << e.what() << "\n";
+    return moesim::kExitInternal;
+  }
+}
