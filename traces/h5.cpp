@@ -1,0 +1,404 @@
+#include "traces/h5.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "sim/core/error.hpp"
+
+namespace moesim::h5 {
+
+namespace {
+// Silence HDF5's own stderr stack traces once per process; we report errors ourselves.
+struct QuietHdf5 {
+  QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+void quiet() { static QuietHdf5 q; }
+
+hid_t native(Scalar s) {
+  switch (s) {
+    case Scalar::I32: return H5T_NATIVE_INT32;
+    case Scalar::I64: return H5T_NATIVE_INT64;
+    case Scalar::U8: return H5T_NATIVE_UINT8;
+    case Scalar::U16: return H5T_NATIVE_UINT16;
+    case Scalar::F32: return H5T_NATIVE_FLOAT;
+    case Scalar::F64: return H5T_NATIVE_DOUBLE;
+  }
+  return H5T_NATIVE_UINT8;
+}
+// Little-endian file types, so files are identical on every host.
+hid_t file_type(Scalar s) {
+  switch (s) {
+    case Scalar::I32: return H5T_STD_I32LE;
+    case Scalar::I64: return H5T_STD_I64LE;
+    case Scalar::U8: return H5T_STD_U8LE;
+    case Scalar::U16: return H5T_STD_U16LE;
+    case Scalar::F32: return H5T_IEEE_F32LE;
+    case Scalar::F64: return H5T_IEEE_F64LE;
+  }
+  return H5T_STD_U8LE;
+}
+}  // namespace
+
+std::size_t scalar_size(Scalar s) {
+  switch (s) {
+    case Scalar::I32: case Scalar::F32: return 4;
+    case Scalar::I64: case Scalar::F64: return 8;
+    case Scalar::U16: return 2;
+    case Scalar::U8: return 1;
+  }
+  return 1;
+}
+const char* scalar_name(Scalar s) {
+  switch (s) {
+    case Scalar::I32: return "int32";
+    case Scalar::I64: return "int64";
+    case Scalar::U8: return "uint8";
+    case Scalar::U16: return "uint16";
+    case Scalar::F32: return "float32";
+    case Scalar::F64: return "float64";
+  }
+  return "?";
+}
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    close();
+    id_ = o.id_;
+    kind_ = o.kind_;
+    o.id_ = -1;
+  }
+  return *this;
+}
+
+void Handle::close() {
+  if (id_ < 0) return;
+  switch (kind_) {
+    case Kind::File: H5Fclose(id_); break;
+    case Kind::Group: H5Gclose(id_); break;
+    case Kind::Dataset: H5Dclose(id_); break;
+    case Kind::Dataspace: H5Sclose(id_); break;
+    case Kind::Datatype: H5Tclose(id_); break;
+    case Kind::Attribute: H5Aclose(id_); break;
+    case Kind::Plist: H5Pclose(id_); break;
+  }
+  id_ = -1;
+}
+
+void File::fail(const std::string& obj, const std::string& problem) const {
+  throw InputError(path_ + (obj.empty() ? "" : ":" + obj), problem);
+}
+
+File File::open_read(const std::string& path) {
+  quiet();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw InputError(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "is a directory, expected an HDF5 file");
+  {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) throw InputError(path, "cannot open file for reading");
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw InputError(path, "not an HDF5 file (bad signature: corrupt, truncated or wrong file)");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) throw InputError(path, "cannot open HDF5 file (corrupt or truncated)");
+  return File(Handle(id, Handle::Kind::File), path);
+}
+
+File File::open_append(const std::string& path) {
+  { File probe = open_read(path); }
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (id < 0) throw InputError(path, "cannot open HDF5 file for writing");
+  return File(Handle(id, Handle::Kind::File), path);
+}
+
+File File::create(const std::string& path) {
+  quiet();
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw InputError(path, "cannot create HDF5 file");
+  return File(Handle(id, Handle::Kind::File), path);
+}
+
+bool File::exists(const std::string& obj) const {
+  if (obj.empty() || obj == "/") return true;
+  // H5Lexists fails if an intermediate component is missing, so walk the path.
+  std::string cur;
+  std::size_t pos = obj[0] == '/' ? 1 : 0;
+  while (pos <= obj.size()) {
+    std::size_t next = obj.find('/', pos);
+    if (next == std::string::npos) next = obj.size();
+    cur += "/" + obj.substr(pos, next - pos);
+    if (H5Lexists(h_.id(), cur.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (H5Oexists_by_name(h_.id(), cur.c_str(), H5P_DEFAULT) <= 0) return false;
+    pos = next + 1;
+  }
+  return true;
+}
+
+Handle File::open_object(const std::string& obj) const {
+  if (!exists(obj)) fail(obj, "missing");
+  hid_t id = H5Oopen(h_.id(), obj.c_str(), H5P_DEFAULT);
+  if (id < 0) fail(obj, "cannot open object (corrupt file?)");
+  H5I_type_t t = H5Iget_type(id);
+  return Handle(id, t == H5I_DATASET ? Handle::Kind::Dataset : t == H5I_GROUP ? Handle::Kind::Group : Handle::Kind::Datatype);
+}
+
+bool File::is_group(const std::string& obj) const {
+  if (!exists(obj)) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(h_.id(), obj.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
+bool File::is_dataset(const std::string& obj) const {
+  if (!exists(obj)) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(h_.id(), obj.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_DATASET;
+}
+
+std::vector<std::string> File::children(const std::string& group) const {
+  if (!is_group(group)) fail(group, "missing group");
+  Handle g(H5Gopen2(h_.id(), group.c_str(), H5P_DEFAULT), Handle::Kind::Group);
+  if (!g.valid()) fail(group, "cannot open group (corrupt file?)");
+  H5G_info_t info;
+  if (H5Gget_info(g.id(), &info) < 0) fail(group, "cannot list group (corrupt file?)");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t n = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) fail(group, "cannot read link names (corrupt file?)");
+    std::string name(static_cast<std::size_t>(n), '\0');
+    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void File::make_group(const std::string& obj) {
+  if (exists(obj)) return;
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), Handle::Kind::Plist);
+  H5Pset_create_intermediate_group(lcpl.id(), 1);
+  Handle g(H5Gcreate2(h_.id(), obj.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT), Handle::Kind::Group);
+  if (!g.valid()) fail(obj, "cannot create group");
+}
+
+bool File::has_attr(const std::string& obj, const std::string& name) const {
+  if (!exists(obj)) return false;
+  return H5Aexists_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::optional<std::string> File::attr_string_opt(const std::string& obj, const std::string& name) const {
+  if (!has_attr(obj, name)) return std::nullopt;
+  return attr_string(obj, name);
+}
+std::optional<std::int64_t> File::attr_int_opt(const std::string& obj, const std::string& name) const {
+  if (!has_attr(obj, name)) return std::nullopt;
+  return attr_int(obj, name);
+}
+
+std::string File::attr_string(const std::string& obj, const std::string& name) const {
+  const std::string where = obj + "@" + name;
+  if (!has_attr(obj, name)) fail(where, "missing attribute");
+  Handle a(H5Aopen_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), Handle::Kind::Attribute);
+  if (!a.valid()) fail(where, "cannot open attribute");
+  Handle t(H5Aget_type(a.id()), Handle::Kind::Datatype);
+  if (H5Tget_class(t.id()) != H5T_STRING) fail(where, "expected a string attribute");
+  Handle sp(H5Aget_space(a.id()), Handle::Kind::Dataspace);
+  if (H5Sget_simple_extent_npoints(sp.id()) != 1) fail(where, "expected a scalar string attribute");
+  if (H5Tis_variable_str(t.id()) > 0) {
+    // h5py writes Python str attributes as variable-length UTF-8.
+    Handle mt(H5Tcopy(H5T_C_S1), Handle::Kind::Datatype);
+    H5Tset_size(mt.id(), H5T_VARIABLE);
+    H5Tset_cset(mt.id(), H5Tget_cset(t.id()));
+    char* buf = nullptr;
+    if (H5Aread(a.id(), mt.id(), &buf) < 0) fail(where, "cannot read string attribute");
+    std::string s = buf ? buf : "";
+    H5free_memory(buf);
+    return s;
+  }
+  std::size_t n = H5Tget_size(t.id());
+  std::string s(n, '\0');
+  Handle mt(H5Tcopy(H5T_C_S1), Handle::Kind::Datatype);
+  H5Tset_size(mt.id(), n);
+  H5Tset_strpad(mt.id(), H5T_STR_NULLPAD);
+  if (H5Aread(a.id(), mt.id(), s.data()) < 0) fail(where, "cannot read string attribute");
+  s.erase(std::find(s.begin(), s.end(), '\0'), s.end());
+  return s;
+}
+
+std::int64_t File::attr_int(const std::string& obj, const std::string& name) const {
+  const std::string where = obj + "@" + name;
+  if (!has_attr(obj, name)) fail(where, "missing attribute");
+  Handle a(H5Aopen_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), Handle::Kind::Attribute);
+  Handle t(H5Aget_type(a.id()), Handle::Kind::Datatype);
+  H5T_class_t c = H5Tget_class(t.id());
+  Handle sp(H5Aget_space(a.id()), Handle::Kind::Dataspace);
+  if (H5Sget_simple_extent_npoints(sp.id()) != 1) fail(where, "expected a scalar attribute");
+  if (c == H5T_INTEGER) {
+    std::int64_t v = 0;
+    if (H5Aread(a.id(), H5T_NATIVE_INT64, &v) < 0) fail(where, "cannot read integer attribute");
+    return v;
+  }
+  if (c == H5T_ENUM) {  // h5py writes numpy bool as an enum of int8
+    std::int8_t v = 0;
+    if (H5Aread(a.id(), H5T_NATIVE_INT8, &v) < 0) fail(where, "cannot read boolean attribute");
+    return v;
+  }
+  fail(where, "expected an integer attribute");
+}
+
+double File::attr_double(const std::string& obj, const std::string& name) const {
+  const std::string where = obj + "@" + name;
+  if (!has_attr(obj, name)) fail(where, "missing attribute");
+  Handle a(H5Aopen_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), Handle::Kind::Attribute);
+  Handle t(H5Aget_type(a.id()), Handle::Kind::Datatype);
+  H5T_class_t c = H5Tget_class(t.id());
+  if (c != H5T_FLOAT && c != H5T_INTEGER) fail(where, "expected a numeric attribute");
+  double v = 0;
+  if (H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v) < 0) fail(where, "cannot read numeric attribute");
+  return v;
+}
+
+void File::set_attr(const std::string& obj, const std::string& name, const std::string& v) {
+  Handle t(H5Tcopy(H5T_C_S1), Handle::Kind::Datatype);
+  H5Tset_size(t.id(), H5T_VARIABLE);
+  H5Tset_cset(t.id(), H5T_CSET_UTF8);
+  Handle sp(H5Screate(H5S_SCALAR), Handle::Kind::Dataspace);
+  if (has_attr(obj, name)) H5Adelete_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT);
+  Handle a(H5Acreate_by_name(h_.id(), obj.c_str(), name.c_str(), t.id(), sp.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           Handle::Kind::Attribute);
+  const char* p = v.c_str();
+  if (!a.valid() || H5Awrite(a.id(), t.id(), &p) < 0) fail(obj + "@" + name, "cannot write attribute");
+}
+
+void File::set_attr(const std::string& obj, const std::string& name, std::int64_t v) {
+  Handle sp(H5Screate(H5S_SCALAR), Handle::Kind::Dataspace);
+  if (has_attr(obj, name)) H5Adelete_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT);
+  Handle a(H5Acreate_by_name(h_.id(), obj.c_str(), name.c_str(), H5T_STD_I64LE, sp.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           Handle::Kind::Attribute);
+  if (!a.valid() || H5Awrite(a.id(), H5T_NATIVE_INT64, &v) < 0) fail(obj + "@" + name, "cannot write attribute");
+}
+
+void File::set_attr(const std::string& obj, const std::string& name, double v) {
+  Handle sp(H5Screate(H5S_SCALAR), Handle::Kind::Dataspace);
+  if (has_attr(obj, name)) H5Adelete_by_name(h_.id(), obj.c_str(), name.c_str(), H5P_DEFAULT);
+  Handle a(H5Acreate_by_name(h_.id(), obj.c_str(), name.c_str(), H5T_IEEE_F64LE, sp.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           Handle::Kind::Attribute);
+  if (!a.valid() || H5Awrite(a.id(), H5T_NATIVE_DOUBLE, &v) < 0) fail(obj + "@" + name, "cannot write attribute");
+}
+
+Handle File::open_dataset(const std::string& ds) const {
+  if (!exists(ds)) fail(ds, "missing dataset");
+  if (!is_dataset(ds)) fail(ds, "expected a dataset, found a group");
+  Handle d(H5Dopen2(h_.id(), ds.c_str(), H5P_DEFAULT), Handle::Kind::Dataset);
+  if (!d.valid()) fail(ds, "cannot open dataset (corrupt file?)");
+  return d;
+}
+
+std::vector<std::int64_t> File::shape(const std::string& ds) const {
+  Handle d = open_dataset(ds);
+  Handle sp(H5Dget_space(d.id()), Handle::Kind::Dataspace);
+  int nd = H5Sget_simple_extent_ndims(sp.id());
+  if (nd < 0) fail(ds, "cannot read dataspace (corrupt file?)");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(nd));
+  H5Sget_simple_extent_dims(sp.id(), dims.data(), nullptr);
+  return std::vector<std::int64_t>(dims.begin(), dims.end());
+}
+
+Scalar File::scalar(const std::string& ds) const {
+  Handle d = open_dataset(ds);
+  Handle t(H5Dget_type(d.id()), Handle::Kind::Datatype);
+  H5T_class_t c = H5Tget_class(t.id());
+  std::size_t sz = H5Tget_size(t.id());
+  if (c == H5T_INTEGER) {
+    bool is_signed = H5Tget_sign(t.id()) == H5T_SGN_2;
+    if (is_signed && sz == 4) return Scalar::I32;
+    if (is_signed && sz == 8) return Scalar::I64;
+    if (!is_signed && sz == 1) return Scalar::U8;
+    if (!is_signed && sz == 2) return Scalar::U16;
+    fail(ds, std::string(is_signed ? "signed" : "unsigned") + " " + std::to_string(sz * 8) +
+                 "-bit integers are not a stored type of trace format v1");
+  }
+  if (c == H5T_FLOAT) {
+    if (sz == 4) return Scalar::F32;
+    if (sz == 8) return Scalar::F64;
+    fail(ds, std::to_string(sz * 8) + "-bit floats are not a stored type (store fp16/bf16 as uint16 with a dtype attribute)");
+  }
+  fail(ds, "unsupported HDF5 type class");
+}
+
+std::vector<std::uint8_t> File::read_raw(const std::string& ds, Scalar want) const {
+  Scalar got = scalar(ds);
+  if (got != want) fail(ds, std::string("wrong dtype: expected ") + scalar_name(want) + ", found " + scalar_name(got));
+  Handle d = open_dataset(ds);
+  std::int64_t n = 1;
+  for (auto v : shape(ds)) n *= v;
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(n) * scalar_size(want));
+  if (n > 0 && H5Dread(d.id(), native(want), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    fail(ds, "cannot read data (corrupt or truncated file)");
+  return out;
+}
+
+std::vector<std::uint8_t> File::read_rows(const std::string& ds, Scalar want, std::int64_t first, std::int64_t count) const {
+  Scalar got = scalar(ds);
+  if (got != want) fail(ds, std::string("wrong dtype: expected ") + scalar_name(want) + ", found " + scalar_name(got));
+  auto dims = shape(ds);
+  if (dims.empty()) fail(ds, "expected at least one dimension");
+  if (first < 0 || count < 0 || first + count > dims[0])
+    fail(ds, "row range [" + std::to_string(first) + ", " + std::to_string(first + count) + ") outside dimension 0 of size " +
+                 std::to_string(dims[0]));
+  Handle d = open_dataset(ds);
+  Handle fs(H5Dget_space(d.id()), Handle::Kind::Dataspace);
+  std::vector<hsize_t> start(dims.size(), 0), cnt(dims.begin(), dims.end());
+  start[0] = static_cast<hsize_t>(first);
+  cnt[0] = static_cast<hsize_t>(count);
+  H5Sselect_hyperslab(fs.id(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(), nullptr);
+  Handle ms(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr), Handle::Kind::Dataspace);
+  std::int64_t n = 1;
+  for (auto v : cnt) n *= static_cast<std::int64_t>(v);
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(n) * scalar_size(want));
+  if (n > 0 && H5Dread(d.id(), native(want), ms.id(), fs.id(), H5P_DEFAULT, out.data()) < 0)
+    fail(ds, "cannot read rows (corrupt or truncated file)");
+  return out;
+}
+
+void File::create_dataset(const std::string& ds, Scalar s, const std::vector<std::int64_t>& shape,
+                          const std::vector<std::int64_t>& chunk_dims, int gzip) {
+  auto slash = ds.rfind('/');
+  if (slash != std::string::npos && slash > 0) make_group(ds.substr(0, slash));
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle sp(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), Handle::Kind::Dataspace);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), Handle::Kind::Plist);
+  if (!chunk_dims.empty()) {
+    std::vector<hsize_t> ch(chunk_dims.begin(), chunk_dims.end());
+    for (std::size_t i = 0; i < ch.size(); ++i) ch[i] = std::max<hsize_t>(1, std::min<hsize_t>(ch[i], dims[i] ? dims[i] : 1));
+    H5Pset_chunk(dcpl.id(), static_cast<int>(ch.size()), ch.data());
+    if (gzip > 0) H5Pset_deflate(dcpl.id(), static_cast<unsigned>(gzip));
+  }
+  Handle d(H5Dcreate2(h_.id(), ds.c_str(), file_type(s), sp.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT), Handle::Kind::Dataset);
+  if (!d.valid()) fail(ds, "cannot create dataset");
+}
+
+void File::write(const std::string& ds, Scalar s, const std::vector<std::int64_t>& shape, const void* data,
+                 const std::vector<std::int64_t>& chunk_dims, int gzip) {
+  create_dataset(ds, s, shape, chunk_dims, gzip);
+  std::int64_t n = 1;
+  for (auto v : shape) n *= v;
+  if (n == 0) return;
+  Handle d = open_dataset(ds);
+  if (H5Dwrite(d.id(), native(s), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) fail(ds, "cannot write dataset");
+}
+
+void File::write_rows(const std::string& ds, Scalar s, std::int64_t first, std::int64_t count, const void* data) {
+  auto dims = shape(ds);
+  Handle d = open_dataset(ds);
+  Handle fs(H5Dget_space(d.id()), Handle::Kind::Dataspace);
+  std::vector<hsize_t> start(dims.size(), 0), cnt(dims.begin(), dims.end());
+  start[0] = static_cast<hsize_t>(first);
+  cnt[0] = static_cast<hsize_t>(count);
+  H5Sselect_hyperslab(fs.id(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(), nullptr);
+  Handle ms(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr), Handle::Kind::Dataspace);
+  if (H5Dwrite(d.id(), native(s), ms.id(), fs.id(), H5P_DEFAULT, data) < 0) fail(ds, "cannot write rows");
+}
+
+}  // namespace moesim::h5

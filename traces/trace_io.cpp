@@ -1,0 +1,390 @@
+#include "traces/trace_io.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "sim/core/error.hpp"
+#include "traces/dtypes.hpp"
+#include "traces/h5.hpp"
+
+namespace moesim::traces {
+
+// ---------------------------------------------------------------- Tensor / MoeCall helpers
+
+std::int64_t Tensor::numel() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::size_t Tensor::element_size() const {
+  return is_known_dtype(dtype) ? h5::scalar_size(dtype_info(dtype, "").storage) : 1;
+}
+
+std::vector<std::int64_t> MoeCall::tokens_per_expert(std::int64_t num_experts) const {
+  if (!has_routing()) return expert_counts;
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(num_experts), 0);
+  for (auto id : topk_ids)
+    if (id >= 0 && id < num_experts) ++counts[static_cast<std::size_t>(id)];
+  return counts;
+}
+
+namespace {
+
+std::string call_group(std::size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "/calls/%04zu", i);
+  return buf;
+}
+
+std::string shape_str(const std::vector<std::int64_t>& s) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+// ---------------------------------------------------------------- reading
+
+Tensor read_tensor(const h5::File& f, const std::string& ds) {
+  Tensor t;
+  h5::Scalar stored = f.scalar(ds);
+  t.dtype = f.attr_string_opt(ds, "dtype").value_or(default_dtype(stored));
+  const DtypeInfo& info = dtype_info(t.dtype, f.path() + ":" + ds);
+  if (info.storage != stored)
+    f.fail(ds, "dtype attribute '" + t.dtype + "' needs " + h5::scalar_name(info.storage) + " storage, found " +
+                   h5::scalar_name(stored));
+  t.shape = f.shape(ds);
+  t.bytes = f.read_raw(ds, stored);
+  t.layout = f.attr_string_opt(ds, "layout").value_or("linear");
+  return t;
+}
+
+std::optional<QTensor> read_qtensor(const h5::File& f, const std::string& ds) {
+  if (!f.exists(ds)) return std::nullopt;
+  QTensor q;
+  q.data = read_tensor(f, ds);
+  if (f.exists(ds + "_scale")) q.scale = read_tensor(f, ds + "_scale");
+  if (f.exists(ds + "_global_scale")) q.global_scale = read_tensor(f, ds + "_global_scale");
+  return q;
+}
+
+void read_model(const h5::File& f, ModelShape& m) {
+  const std::string g = "/model";
+  if (!f.is_group(g)) f.fail(g, "missing group (every trace needs the model shape)");
+  m.name = f.attr_string_opt(g, "name").value_or("");
+  m.num_experts = f.attr_int(g, "num_experts");
+  m.top_k = f.attr_int(g, "top_k");
+  m.hidden = f.attr_int(g, "hidden");
+  m.intermediate = f.attr_int(g, "intermediate");
+  m.activation = f.attr_string_opt(g, "activation").value_or("silu");
+  m.gated = f.attr_int_opt(g, "gated").value_or(1) != 0;
+  m.num_shared_experts = f.attr_int_opt(g, "num_shared_experts").value_or(0);
+  m.quant = f.attr_string_opt(g, "quant").value_or("bf16");
+  m.weight_layout = f.attr_string_opt(g, "weight_layout").value_or("linear");
+  m.scale_layout = f.attr_string_opt(g, "scale_layout").value_or("linear");
+}
+
+void read_context(const h5::File& f, RecordingContext& c) {
+  const std::string g = "/context";
+  if (!f.is_group(g)) return;  // context is optional
+  c.device = f.attr_string_opt(g, "device").value_or("");
+  c.flashinfer_version = f.attr_string_opt(g, "flashinfer_version").value_or("");
+  c.framework = f.attr_string_opt(g, "framework").value_or("");
+  c.backend = f.attr_string_opt(g, "backend").value_or("");
+  c.tactic = f.attr_string_opt(g, "tactic").value_or("");
+  c.tp = f.attr_int_opt(g, "tp").value_or(1);
+  c.ep = f.attr_int_opt(g, "ep").value_or(1);
+  c.dp = f.attr_int_opt(g, "dp").value_or(1);
+  c.max_num_batched_tokens = f.attr_int_opt(g, "max_num_batched_tokens").value_or(0);
+  if (f.is_group(g + "/env")) {
+    // env vars are attributes of /context/env
+    hid_t gid = H5Gopen2(f.id(), (g + "/env").c_str(), H5P_DEFAULT);
+    if (gid >= 0) {
+      H5O_info_t info;
+      if (H5Oget_info2(gid, &info, H5O_INFO_NUM_ATTRS) >= 0) {
+        for (hsize_t i = 0; i < info.num_attrs; ++i) {
+          char name[256] = {0};
+          H5Aget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+          c.env[name] = f.attr_string(g + "/env", name);
+        }
+      }
+      H5Gclose(gid);
+    }
+  }
+}
+
+void read_call(const h5::File& f, const std::string& g, const ModelShape& m, bool load_acts, MoeCall& c) {
+  c.num_tokens = f.attr_int(g, "num_tokens");
+  if (c.num_tokens < 0) f.fail(g + "@num_tokens", "negative token count " + std::to_string(c.num_tokens));
+  c.layer = f.attr_int_opt(g, "layer").value_or(-1);
+  c.ids_masked = f.attr_int_opt(g, "ids_masked").value_or(0) != 0;
+  const std::vector<std::int64_t> tk{c.num_tokens, m.top_k};
+  if (f.exists(g + "/topk_ids")) {
+    const std::string ds = g + "/topk_ids";
+    if (f.scalar(ds) != h5::Scalar::I32) f.fail(ds, std::string("wrong dtype: expected int32, found ") + h5::scalar_name(f.scalar(ds)));
+    if (f.shape(ds) != tk) f.fail(ds, "wrong shape " + shape_str(f.shape(ds)) + ", expected [num_tokens, top_k] = " + shape_str(tk));
+    c.topk_ids = f.read<std::int32_t>(ds, h5::Scalar::I32);
+    const std::string ws = g + "/topk_weights";
+    if (!f.exists(ws)) f.fail(ws, "missing (topk_ids present, so topk_weights is required)");
+    if (f.scalar(ws) != h5::Scalar::F32) f.fail(ws, std::string("wrong dtype: expected float32, found ") + h5::scalar_name(f.scalar(ws)));
+    if (f.shape(ws) != tk) f.fail(ws, "wrong shape " + shape_str(f.shape(ws)) + ", expected [num_tokens, top_k] = " + shape_str(tk));
+    c.topk_weights = f.read<float>(ws, h5::Scalar::F32);
+  } else if (f.exists(g + "/topk_weights")) {
+    f.fail(g + "/topk_ids", "missing (topk_weights present without topk_ids)");
+  }
+  if (f.exists(g + "/expert_counts")) {
+    const std::string ds = g + "/expert_counts";
+    if (f.scalar(ds) != h5::Scalar::I64) f.fail(ds, std::string("wrong dtype: expected int64, found ") + h5::scalar_name(f.scalar(ds)));
+    if (f.shape(ds) != std::vector<std::int64_t>{m.num_experts})
+      f.fail(ds, "wrong shape " + shape_str(f.shape(ds)) + ", expected [num_experts] = [" + std::to_string(m.num_experts) + "]");
+    c.expert_counts = f.read<std::int64_t>(ds, h5::Scalar::I64);
+  }
+  if (f.exists(g + "/router_logits")) c.router_logits = read_tensor(f, g + "/router_logits");
+  if (load_acts) {
+    c.hidden_states = read_qtensor(f, g + "/hidden_states");
+    c.golden_output = read_qtensor(f, g + "/golden/output");
+    if (f.is_group(g + "/golden")) {
+      for (const auto& name : f.children(g + "/golden")) {
+        if (name == "output" || name.ends_with("_scale") || name.ends_with("_global_scale")) continue;
+        if (f.is_dataset(g + "/golden/" + name)) c.intermediates[name] = read_tensor(f, g + "/golden/" + name);
+      }
+    }
+  }
+  for (const char* key : {"kernel", "capture", "source"})
+    if (auto v = f.attr_string_opt(g, key)) c.attrs[key] = *v;
+}
+
+void read_weights_info(const h5::File& f, const ModelShape& m, WeightsInfo& w) {
+  if (!f.exists("/weights/w13") && !f.exists("/weights/w2")) return;
+  for (const char* name : {"/weights/w13", "/weights/w2"})
+    if (!f.exists(name)) f.fail(name, "missing (weights must provide both w13 and w2)");
+  w.present = true;
+  h5::Scalar s = f.scalar("/weights/w13");
+  w.dtype = f.attr_string_opt("/weights/w13", "dtype").value_or(default_dtype(s));
+  const DtypeInfo& info = dtype_info(w.dtype, f.path() + ":/weights/w13");
+  if (info.storage != s) f.fail("/weights/w13", "dtype attribute '" + w.dtype + "' does not match stored " + h5::scalar_name(s));
+  std::string d2 = f.attr_string_opt("/weights/w2", "dtype").value_or(default_dtype(f.scalar("/weights/w2")));
+  if (d2 != w.dtype) f.fail("/weights/w2", "dtype '" + d2 + "' differs from /weights/w13 dtype '" + w.dtype + "'");
+  w.w13_shape = f.shape("/weights/w13");
+  w.w2_shape = f.shape("/weights/w2");
+  const std::int64_t per = info.elems_per_storage;
+  const std::int64_t n1 = m.gated ? 2 * m.intermediate : m.intermediate;
+  const std::vector<std::int64_t> e13{m.num_experts, n1, m.hidden / per}, e2{m.num_experts, m.hidden, m.intermediate / per};
+  if (w.w13_shape != e13)
+    f.fail("/weights/w13", "wrong shape " + shape_str(w.w13_shape) + ", expected [E, " + std::string(m.gated ? "2I" : "I") +
+                               ", H" + (per > 1 ? "/2" : "") + "] = " + shape_str(e13));
+  if (w.w2_shape != e2)
+    f.fail("/weights/w2", "wrong shape " + shape_str(w.w2_shape) + ", expected [E, H, I" + (per > 1 ? "/2" : "") + "] = " + shape_str(e2));
+  w.has_scales = f.exists("/weights/w13_scale");
+  if (w.has_scales) {
+    if (!f.exists("/weights/w2_scale")) f.fail("/weights/w2_scale", "missing (w13_scale present)");
+    w.scale_dtype = f.attr_string_opt("/weights/w13_scale", "dtype").value_or(default_dtype(f.scalar("/weights/w13_scale")));
+    w.scale_layout = f.attr_string_opt("/weights/w13_scale", "layout").value_or("linear");
+    for (const char* sc : {"/weights/w13_scale", "/weights/w2_scale"})
+      if (f.shape(sc).empty() || f.shape(sc)[0] != m.num_experts)
+        f.fail(sc, "wrong shape " + shape_str(f.shape(sc)) + ": dimension 0 must be num_experts = " + std::to_string(m.num_experts));
+  }
+  w.has_global_scales = f.exists("/weights/w13_global_scale");
+}
+
+}  // namespace
+
+Trace read_trace(const std::string& path, const ReadOptions& opt) {
+  h5::File f = h5::File::open_read(path);
+  Trace t;
+  t.path = path;
+  auto tag = f.attr_string_opt("/", "format");
+  if (!tag || *tag != kFormatTag)
+    f.fail("/@format", tag ? "not a moesim trace (format = '" + *tag + "', expected '" + kFormatTag + "')"
+                           : "missing attribute: not a moesim trace (expected format = 'moesim-trace')");
+  std::int64_t ver = f.attr_int("/", "format_version");
+  if (ver != kFormatVersion)
+    f.fail("/@format_version", "unsupported trace format version " + std::to_string(ver) + " (this moesim reads version " +
+                                   std::to_string(kFormatVersion) + ")");
+  for (const char* key : {"created_by", "preset", "seed", "routing", "description"})
+    if (auto v = f.attr_string_opt("/", key)) t.attrs[key] = *v;
+  read_model(f, t.model);
+  read_context(f, t.context);
+  if (f.is_group("/calls")) {
+    const auto names = f.children("/calls");
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      MoeCall c;
+      read_call(f, "/calls/" + names[i], t.model, opt.load_activations, c);
+      t.calls.push_back(std::move(c));
+    }
+  }
+  if (t.calls.empty()) f.fail("/calls", "missing or empty: a trace needs at least one MoE call");
+  read_weights_info(f, t.model, t.weights);
+  if (opt.validate) {
+    auto problems = validate(t);
+    if (!problems.empty()) throw InputError(path + ":" + problems.front().substr(0, problems.front().find(": ")),
+                                            problems.front().substr(problems.front().find(": ") + 2));
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- validation
+
+std::vector<std::string> validate(const Trace& t) {
+  std::vector<std::string> p;
+  const ModelShape& m = t.model;
+  if (m.num_experts <= 0) p.push_back("/model@num_experts: must be positive, got " + std::to_string(m.num_experts));
+  if (m.top_k <= 0 || m.top_k > m.num_experts)
+    p.push_back("/model@top_k: must be in [1, num_experts=" + std::to_string(m.num_experts) + "], got " + std::to_string(m.top_k));
+  if (m.hidden <= 0) p.push_back("/model@hidden: must be positive, got " + std::to_string(m.hidden));
+  if (m.intermediate <= 0) p.push_back("/model@intermediate: must be positive, got " + std::to_string(m.intermediate));
+  if (!p.empty()) return p;
+  for (std::size_t ci = 0; ci < t.calls.size(); ++ci) {
+    const MoeCall& c = t.calls[ci];
+    const std::string g = call_group(ci);
+    const std::size_t tk = static_cast<std::size_t>(c.num_tokens * m.top_k);
+    if (!c.has_routing() && c.expert_counts.empty() && c.num_tokens > 0)
+      p.push_back(g + ": has neither topk_ids nor expert_counts");
+    if (c.has_routing()) {
+      if (c.topk_ids.size() != tk || c.topk_weights.size() != tk) {
+        p.push_back(g + "/topk_ids: size " + std::to_string(c.topk_ids.size()) + " does not match num_tokens*top_k = " + std::to_string(tk));
+        continue;
+      }
+      for (std::size_t i = 0; i < tk; ++i) {
+        const std::int32_t id = c.topk_ids[i];
+        if (id >= m.num_experts || id < -1 || (id == -1 && !c.ids_masked)) {
+          p.push_back(g + "/topk_ids: expert id " + std::to_string(id) + " at [" + std::to_string(i / m.top_k) + ", " +
+                      std::to_string(i % m.top_k) + "] outside [0, " + std::to_string(m.num_experts) + ")" +
+                      (id == -1 ? " (-1 is allowed only with ids_masked = 1)" : ""));
+          break;
+        }
+      }
+      for (std::size_t i = 0; i < tk; ++i) {
+        if (!std::isfinite(c.topk_weights[i])) {
+          p.push_back(g + "/topk_weights: non-finite routing weight " + std::to_string(c.topk_weights[i]) + " at [" +
+                      std::to_string(i / m.top_k) + ", " + std::to_string(i % m.top_k) + "]");
+          break;
+        }
+      }
+      // A token must not pick the same expert twice.
+      for (std::int64_t tok = 0; tok < c.num_tokens; ++tok) {
+        bool dup = false;
+        for (std::int64_t a = 0; a < m.top_k && !dup; ++a)
+          for (std::int64_t b = a + 1; b < m.top_k && !dup; ++b) {
+            auto ia = c.topk_ids[tok * m.top_k + a], ib = c.topk_ids[tok * m.top_k + b];
+            if (ia >= 0 && ia == ib) {
+              p.push_back(g + "/topk_ids: token " + std::to_string(tok) + " routes to expert " + std::to_string(ia) + " twice");
+              dup = true;
+            }
+          }
+        if (dup) break;
+      }
+    }
+    if (!c.expert_counts.empty()) {
+      std::int64_t sum = 0;
+      for (std::size_t e = 0; e < c.expert_counts.size(); ++e) {
+        if (c.expert_counts[e] < 0) p.push_back(g + "/expert_counts: negative count at expert " + std::to_string(e));
+        sum += c.expert_counts[e];
+      }
+      if (sum > c.num_tokens * m.top_k)
+        p.push_back(g + "/expert_counts: total " + std::to_string(sum) + " exceeds num_tokens*top_k = " + std::to_string(c.num_tokens * m.top_k));
+      if (!c.ids_masked && sum != c.num_tokens * m.top_k)
+        p.push_back(g + "/expert_counts: total " + std::to_string(sum) + " != num_tokens*top_k = " + std::to_string(c.num_tokens * m.top_k) +
+                    " (set ids_masked = 1 if some assignments are dropped)");
+      if (c.has_routing() && c.tokens_per_expert(m.num_experts) != c.expert_counts)
+        p.push_back(g + "/expert_counts: disagrees with the counts implied by topk_ids");
+    }
+    auto check_rows = [&](const std::optional<QTensor>& q, const std::string& name) {
+      if (!q) return;
+      const Tensor& d = q->data;
+      const std::int64_t per = dtype_info(d.dtype, g + "/" + name).elems_per_storage;
+      const std::vector<std::int64_t> want{c.num_tokens, m.hidden / per};
+      if (d.shape != want) p.push_back(g + "/" + name + ": wrong shape " + shape_str(d.shape) + ", expected [num_tokens, hidden" +
+                                       (per > 1 ? "/2" : "") + "] = " + shape_str(want));
+    };
+    check_rows(c.hidden_states, "hidden_states");
+    check_rows(c.golden_output, "golden/output");
+    if (c.router_logits) {
+      const std::vector<std::int64_t> want{c.num_tokens, m.num_experts};
+      if (c.router_logits->shape != want || c.router_logits->dtype != "f32")
+        p.push_back(g + "/router_logits: expected f32 " + shape_str(want) + ", got " + c.router_logits->dtype + " " + shape_str(c.router_logits->shape));
+    }
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------- writing
+
+namespace {
+
+void write_tensor(h5::File& f, const std::string& ds, const Tensor& t) {
+  const DtypeInfo& info = dtype_info(t.dtype, f.path() + ":" + ds);
+  if (static_cast<std::int64_t>(t.bytes.size()) != t.numel() * static_cast<std::int64_t>(h5::scalar_size(info.storage)))
+    f.fail(ds, "tensor byte size " + std::to_string(t.bytes.size()) + " does not match shape " + shape_str(t.shape));
+  f.write(ds, info.storage, t.shape, t.bytes.data());
+  f.set_attr(ds, "dtype", std::string(t.dtype));
+  if (t.layout != "linear") f.set_attr(ds, "layout", t.layout);
+}
+
+void write_qtensor(h5::File& f, const std::string& ds, const QTensor& q) {
+  write_tensor(f, ds, q.data);
+  if (q.scale) write_tensor(f, ds + "_scale", *q.scale);
+  if (q.global_scale) write_tensor(f, ds + "_global_scale", *q.global_scale);
+}
+
+}  // namespace
+
+void write_trace(const Trace& t, const std::string& path) {
+  h5::File f = h5::File::create(path);
+  f.set_attr("/", "format", std::string(kFormatTag));
+  f.set_attr("/", "format_version", static_cast<std::int64_t>(kFormatVersion));
+  for (const auto& [k, v] : t.attrs) f.set_attr("/", k, v);
+  const ModelShape& m = t.model;
+  f.make_group("/model");
+  f.set_attr("/model", "name", m.name);
+  f.set_attr("/model", "num_experts", m.num_experts);
+  f.set_attr("/model", "top_k", m.top_k);
+  f.set_attr("/model", "hidden", m.hidden);
+  f.set_attr("/model", "intermediate", m.intermediate);
+  f.set_attr("/model", "activation", m.activation);
+  f.set_attr("/model", "gated", static_cast<std::int64_t>(m.gated));
+  f.set_attr("/model", "num_shared_experts", m.num_shared_experts);
+  f.set_attr("/model", "quant", m.quant);
+  f.set_attr("/model", "weight_layout", m.weight_layout);
+  f.set_attr("/model", "scale_layout", m.scale_layout);
+  const RecordingContext& c = t.context;
+  f.make_group("/context");
+  f.set_attr("/context", "device", c.device);
+  f.set_attr("/context", "flashinfer_version", c.flashinfer_version);
+  f.set_attr("/context", "framework", c.framework);
+  f.set_attr("/context", "backend", c.backend);
+  f.set_attr("/context", "tactic", c.tactic);
+  f.set_attr("/context", "tp", c.tp);
+  f.set_attr("/context", "ep", c.ep);
+  f.set_attr("/context", "dp", c.dp);
+  f.set_attr("/context", "max_num_batched_tokens", c.max_num_batched_tokens);
+  if (!c.env.empty()) {
+    f.make_group("/context/env");
+    for (const auto& [k, v] : c.env) f.set_attr("/context/env", k, v);
+  }
+  f.make_group("/calls");
+  for (std::size_t i = 0; i < t.calls.size(); ++i) {
+    const MoeCall& call = t.calls[i];
+    const std::string g = call_group(i);
+    f.make_group(g);
+    f.set_attr(g, "num_tokens", call.num_tokens);
+    if (call.layer >= 0) f.set_attr(g, "layer", call.layer);
+    if (call.ids_masked) f.set_attr(g, "ids_masked", static_cast<std::int64_t>(1));
+    for (const auto& [k, v] : call.attrs) f.set_attr(g, k, v);
+    const std::vector<std::int64_t> tk{call.num_tokens, m.top_k};
+    // Routing is chunked and compressed: million-token shape-only traces stay small.
+    const std::vector<std::int64_t> chunk{std::min<std::int64_t>(std::max<std::int64_t>(call.num_tokens, 1), 65536), m.top_k};
+    if (call.has_routing()) {
+      f.write(g + "/topk_ids", h5::Scalar::I32, tk, call.topk_ids.data(), chunk, 1);
+      f.write(g + "/topk_weights", h5::Scalar::F32, tk, call.topk_weights.data(), chunk, 1);
+    }
+    if (!call.expert_counts.empty())
+      f.write(g + "/expert_counts", h5::Scalar::I64, {static_cast<std::int64_t>(call.expert_counts.size())}, call.expert_counts.data());
+    if (call.router_logits) write_tensor(f, g + "/router_logits", *call.router_logits);
+    if (call.hidden_states) write_qtensor(f, g + "/hidden_states", *call.hidden_states);
+    if (call.golden_output) write_qtensor(f, g + "/golden/output", *call.golden_output);
+    for (const auto& [name, tensor] : call.intermediates) write_tensor(f, g + "/golden/" + name, tensor);
+  }
+}
+
+}  // namespace moesim::traces

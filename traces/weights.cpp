@@ -1,0 +1,145 @@
+#include "traces/weights.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "sim/core/bits.hpp"
+#include "sim/core/error.hpp"
+#include "traces/dtypes.hpp"
+#include "traces/h5.hpp"
+#include "traces/trace_io.hpp"
+
+namespace moesim::traces {
+
+namespace {
+std::string ds_name(const std::string& which, const std::string& where) {
+  if (which != "w13" && which != "w2") throw InputError(where, "unknown weight '" + which + "' (expected w13 or w2)");
+  return "/weights/" + which;
+}
+
+// NaN/Inf in a weight tensor is bad input: it would silently poison every diff.
+void check_finite(const h5::File& f, const std::string& ds, std::int64_t expert, const Tensor& t) {
+  const std::size_t n = static_cast<std::size_t>(t.numel());
+  auto report = [&](std::size_t i) {
+    f.fail(ds, "non-finite weight in expert " + std::to_string(expert) + " at flat index " + std::to_string(i));
+  };
+  if (t.dtype == "bf16") {
+    const auto* p = reinterpret_cast<const std::uint16_t*>(t.bytes.data());
+    for (std::size_t i = 0; i < n; ++i)
+      if ((p[i] & 0x7F80u) == 0x7F80u) report(i);
+  } else if (t.dtype == "fp16") {
+    const auto* p = reinterpret_cast<const std::uint16_t*>(t.bytes.data());
+    for (std::size_t i = 0; i < n; ++i)
+      if ((p[i] & 0x7C00u) == 0x7C00u) report(i);
+  } else if (t.dtype == "f32") {
+    const auto* p = reinterpret_cast<const float*>(t.bytes.data());
+    for (std::size_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) report(i);
+  } else if (t.dtype == "fp8_e4m3fn") {
+    for (std::size_t i = 0; i < n; ++i)
+      if ((t.bytes[i] & 0x7Fu) == 0x7Fu) report(i);
+  } else if (t.dtype == "fp8_e5m2") {
+    for (std::size_t i = 0; i < n; ++i)
+      if ((t.bytes[i] & 0x7Cu) == 0x7Cu) report(i);
+  }
+}
+}  // namespace
+
+struct WeightReader::Impl {
+  h5::File file;
+  WeightsInfo info;
+  mutable std::mutex mu;  // HDF5 (serial build) is not thread-safe
+};
+
+WeightReader::WeightReader(const std::string& path) {
+  ReadOptions opt;
+  opt.load_activations = false;
+  Trace t = read_trace(path, opt);
+  if (!t.weights.present) throw InputError(path + ":/weights", "trace has no weights (needed for numeric replay)");
+  impl_ = std::unique_ptr<Impl>(new Impl{h5::File::open_read(path), t.weights, {}});
+}
+
+WeightReader::~WeightReader() = default;
+
+const WeightsInfo& WeightReader::info() const { return impl_->info; }
+
+ExpertWeights WeightReader::read(const std::string& which, std::int64_t expert) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const h5::File& f = impl_->file;
+  const std::string ds = ds_name(which, f.path());
+  auto shape = f.shape(ds);
+  if (expert < 0 || expert >= shape[0])
+    f.fail(ds, "expert " + std::to_string(expert) + " out of range [0, " + std::to_string(shape[0]) + ")");
+  ExpertWeights w;
+  const DtypeInfo& info = dtype_info(impl_->info.dtype, f.path() + ":" + ds);
+  w.w.dtype = impl_->info.dtype;
+  w.w.shape.assign(shape.begin() + 1, shape.end());
+  w.w.bytes = f.read_rows(ds, info.storage, expert, 1);
+  check_finite(f, ds, expert, w.w);
+  if (f.exists(ds + "_scale")) {
+    Tensor s;
+    auto sshape = f.shape(ds + "_scale");
+    h5::Scalar st = f.scalar(ds + "_scale");
+    s.dtype = f.attr_string_opt(ds + "_scale", "dtype").value_or(default_dtype(st));
+    s.layout = f.attr_string_opt(ds + "_scale", "layout").value_or("linear");
+    s.shape.assign(sshape.begin() + 1, sshape.end());
+    s.bytes = f.read_rows(ds + "_scale", st, expert, 1);
+    check_finite(f, ds + "_scale", expert, s);
+    w.scale = std::move(s);
+  }
+  if (f.exists(ds + "_global_scale")) {
+    auto g = f.read<float>(ds + "_global_scale", h5::Scalar::F32);
+    if (static_cast<std::int64_t>(g.size()) <= expert) f.fail(ds + "_global_scale", "fewer entries than experts");
+    if (!std::isfinite(g[static_cast<std::size_t>(expert)]))
+      f.fail(ds + "_global_scale", "non-finite global scale for expert " + std::to_string(expert));
+    w.global_scale = g[static_cast<std::size_t>(expert)];
+  }
+  return w;
+}
+
+struct WeightWriter::Impl {
+  h5::File file;
+  WeightsInfo info;
+};
+
+
+WeightWriter::WeightWriter(const std::string& path, const ModelShape& model, const WeightsInfo& info,
+                           std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape) {
+  h5::File f = h5::File::open_append(path);
+  const DtypeInfo& d = dtype_info(info.dtype, path + ":/weights");
+  const std::int64_t per = d.elems_per_storage;
+  const std::int64_t n1 = model.gated ? 2 * model.intermediate : model.intermediate;
+  const std::vector<std::int64_t> s13{model.num_experts, n1, model.hidden / per}, s2{model.num_experts, model.hidden, model.intermediate / per};
+  // One chunk per expert: reading expert e reads exactly one chunk (HDF5 caps chunks at 4 GiB).
+  f.create_dataset("/weights/w13", d.storage, s13, {1, s13[1], s13[2]});
+  f.create_dataset("/weights/w2", d.storage, s2, {1, s2[1], s2[2]});
+  f.set_attr("/weights/w13", "dtype", info.dtype);
+  f.set_attr("/weights/w2", "dtype", info.dtype);
+  if (info.has_scales) {
+    const DtypeInfo& sd = dtype_info(info.scale_dtype, path + ":/weights");
+    std::vector<std::int64_t> a{model.num_experts}, b{model.num_experts};
+    a.insert(a.end(), w13_scale_shape.begin(), w13_scale_shape.end());
+    b.insert(b.end(), w2_scale_shape.begin(), w2_scale_shape.end());
+    std::vector<std::int64_t> ca = a, cb = b;
+    ca[0] = cb[0] = 1;
+    f.create_dataset("/weights/w13_scale", sd.storage, a, ca);
+    f.create_dataset("/weights/w2_scale", sd.storage, b, cb);
+    for (const char* n : {"/weights/w13_scale", "/weights/w2_scale"}) {
+      f.set_attr(n, "dtype", info.scale_dtype);
+      f.set_attr(n, "layout", info.scale_layout);
+    }
+  }
+  impl_ = std::unique_ptr<Impl>(new Impl{std::move(f), info});
+}
+
+WeightWriter::~WeightWriter() = default;
+
+void WeightWriter::write(const std::string& which, std::int64_t expert, const ExpertWeights& w) {
+  h5::File& f = impl_->file;
+  const std::string ds = ds_name(which, f.path());
+  f.write_rows(ds, f.scalar(ds), expert, 1, w.w.bytes.data());
+  if (w.scale) f.write_rows(ds + "_scale", f.scalar(ds + "_scale"), expert, 1, w.scale->bytes.data());
+}
+
+}  // namespace moesim::traces

@@ -1,0 +1,52 @@
+#pragma once
+// Streams one expert's weights at a time from a trace file (datasets /weights/w13 [E, N, K]
+// chunked (1, N, K), so reading expert e touches one chunk).
+#include <memory>
+#include <string>
+
+#include "traces/trace.hpp"
+
+namespace moesim::traces {
+
+struct ExpertWeights {
+  Tensor w;                          // [N, K] (packed as stored)
+  std::optional<Tensor> scale;       // block scales for this expert
+  std::optional<float> global_scale; // per-expert fp32 global scale if present
+};
+
+class WeightReader {
+ public:
+  explicit WeightReader(const std::string& path);
+  ~WeightReader();
+  WeightReader(const WeightReader&) = delete;
+  WeightReader& operator=(const WeightReader&) = delete;
+  const WeightsInfo& info() const;
+  // which: "w13" (GEMM1, [N1 = 2I or I, H]) or "w2" (GEMM2, [H, I]).
+  ExpertWeights read(const std::string& which, std::int64_t expert) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moesim::traces
+
+namespace moesim::traces {
+
+// Writes /weights/{w13,w2}[_scale] into an existing trace file one expert at a time, so a
+// DeepSeek-V3-sized layer never has to sit in memory.
+class WeightWriter {
+ public:
+  // Opens `path` (written by write_trace) read-write and creates the datasets for `info`.
+  // scale shapes are per expert ([rows, cols] of scale bytes) when info.has_scales.
+  WeightWriter(const std::string& path, const ModelShape& model, const WeightsInfo& info,
+               std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {});
+  ~WeightWriter();
+  void write(const std::string& which, std::int64_t expert, const ExpertWeights& w);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moesim::traces
