@@ -1,0 +1,204 @@
+#include "traces/synth.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "models/lib/preset.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/rng.hpp"
+#include "traces/trace_io.hpp"
+#include "traces/weights.hpp"
+
+namespace moesim::traces {
+
+namespace {
+
+// fp32 -> bf16, round to nearest even, NaN kept quiet. Inputs here are finite normals from
+// N(0,1); the full conversion family with every rounding mode lives in sim/formats.
+std::uint16_t to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+
+struct Dist {
+  enum Kind { Uniform, Zipf, Hot, Same } kind = Uniform;
+  double param = 0;
+};
+
+Dist parse_dist(const std::string& s) {
+  auto num = [&](const std::string& v, double dflt) {
+    if (v.empty()) return dflt;
+    try {
+      std::size_t used = 0;
+      double d = std::stod(v, &used);
+      if (used != v.size() || !std::isfinite(d)) throw std::invalid_argument("");
+      return d;
+    } catch (const std::exception&) {
+      throw InputError("--routing " + s, "bad number '" + v + "'");
+    }
+  };
+  const auto colon = s.find(':');
+  const std::string head = s.substr(0, colon), arg = colon == std::string::npos ? "" : s.substr(colon + 1);
+  if (head == "uniform" && arg.empty()) return {Dist::Uniform, 0};
+  if (head == "zipf") {
+    double v = num(arg, 1.0);
+    if (v <= 0) throw InputError("--routing " + s, "zipf exponent must be positive");
+    return {Dist::Zipf, v};
+  }
+  if (head == "hot" || head == "hot-expert") {
+    double v = num(arg, 0.5);
+    if (v < 0 || v > 1) throw InputError("--routing " + s, "hot-expert probability must be in [0, 1]");
+    return {Dist::Hot, v};
+  }
+  if ((head == "same" || head == "all-same-experts") && arg.empty()) return {Dist::Same, 0};
+  throw InputError("--routing " + s, "unknown routing distribution (expected uniform, zipf:S, hot[:P] or same)");
+}
+
+}  // namespace
+
+void sample_routing(const std::string& routing, std::int64_t E, std::int64_t K, std::int64_t T, std::uint64_t seed,
+                    std::uint64_t call_index, std::vector<std::int32_t>& ids, std::vector<float>& weights) {
+  const Dist d = parse_dist(routing);
+  ids.assign(static_cast<std::size_t>(T * K), 0);
+  weights.assign(static_cast<std::size_t>(T * K), 0.f);
+  // Expert popularity order is a seeded permutation, so "hot" experts are not always id 0.
+  Rng prng(seed, 0xE0000000ull + call_index);
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(E));
+  for (std::int64_t e = 0; e < E; ++e) perm[static_cast<std::size_t>(e)] = static_cast<std::int32_t>(e);
+  for (std::int64_t i = E - 1; i > 0; --i) std::swap(perm[static_cast<std::size_t>(i)], perm[prng.below(static_cast<std::uint64_t>(i + 1))]);
+  std::vector<double> cdf;
+  if (d.kind == Dist::Zipf) {
+    cdf.resize(static_cast<std::size_t>(E));
+    double acc = 0;
+    for (std::int64_t r = 0; r < E; ++r) cdf[static_cast<std::size_t>(r)] = (acc += 1.0 / std::pow(double(r + 1), d.param));
+    for (auto& c : cdf) c /= acc;
+  }
+  Rng rng(seed, 0x10000000ull + call_index);
+  std::vector<std::uint8_t> taken(static_cast<std::size_t>(E), 0);
+  std::vector<std::int64_t> ranks(static_cast<std::size_t>(K), 0);
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::int32_t* row = ids.data() + t * K;
+    auto draw_rank = [&]() -> std::int64_t {
+      switch (d.kind) {
+        case Dist::Zipf: {
+          double u = rng.uniform();
+          return std::min<std::int64_t>(E - 1, std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+        }
+        default: return static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(E)));
+      }
+    };
+    for (std::int64_t k = 0; k < K; ++k) {
+      std::int64_t rank;
+      if (d.kind == Dist::Same) {
+        rank = k;
+      } else if (d.kind == Dist::Hot && k == 0 && rng.uniform() < d.param) {
+        rank = 0;
+      } else {
+        rank = draw_rank();
+        // Distinct experts per token: redraw, and after many collisions (steep zipf) take the
+        // most popular expert not yet chosen, which keeps the loop bounded and deterministic.
+        int tries = 0;
+        while (taken[static_cast<std::size_t>(rank)] && ++tries < 64) rank = draw_rank();
+        if (taken[static_cast<std::size_t>(rank)]) {
+          rank = 0;
+          while (taken[static_cast<std::size_t>(rank)]) ++rank;
+        }
+      }
+      taken[static_cast<std::size_t>(rank)] = 1;
+      ranks[k] = rank;
+      // Profile runs put every token on experts 0..K-1 exactly, not on a permutation of them.
+      row[k] = d.kind == Dist::Same ? static_cast<std::int32_t>(k) : perm[static_cast<std::size_t>(rank)];
+    }
+    // Renormalised top-k weights: positive, summing to 1 in fp32.
+    float sum = 0;
+    for (std::int64_t k = 0; k < K; ++k) sum += (weights[static_cast<std::size_t>(t * K + k)] = static_cast<float>(0.05 + rng.uniform()));
+    for (std::int64_t k = 0; k < K; ++k) weights[static_cast<std::size_t>(t * K + k)] /= sum;
+    for (std::int64_t k = 0; k < K; ++k) taken[static_cast<std::size_t>(ranks[k])] = 0;
+  }
+}
+
+Trace synthesize(const SynthOptions& opt, const std::string& models_dir) {
+  const models::Preset p = models::load_preset(models_dir, opt.preset);
+  Trace t;
+  ModelShape& m = t.model;
+  m.name = p.name;
+  m.num_experts = opt.num_experts ? opt.num_experts : p.num_experts;
+  m.top_k = opt.top_k ? opt.top_k : p.top_k;
+  m.hidden = opt.hidden ? opt.hidden : p.hidden;
+  m.intermediate = opt.intermediate ? opt.intermediate : p.intermediate;
+  m.activation = p.activation;
+  m.gated = p.gated;
+  m.num_shared_experts = p.num_shared_experts;
+  m.quant = opt.weights == "none" ? p.native_quant : opt.weights;
+  if (m.top_k > m.num_experts) throw InputError("--top-k", "top_k " + std::to_string(m.top_k) + " exceeds num_experts " + std::to_string(m.num_experts));
+  if (opt.mode != "routing" && opt.mode != "counts") throw InputError("--mode " + opt.mode, "expected 'routing' or 'counts'");
+  if (opt.weights != "none" && opt.weights != "bf16")
+    throw InputError("--weights " + opt.weights, "unsupported weight dtype for synth (supported: none, bf16)");
+  t.context = opt.context;
+  t.attrs["created_by"] = std::string("moesim synth ") + MOESIM_VERSION;
+  t.attrs["preset"] = opt.preset;
+  t.attrs["seed"] = std::to_string(opt.seed);
+  t.attrs["routing"] = opt.routing;
+  parse_dist(opt.routing);  // validate before any work
+  for (std::size_t ci = 0; ci < opt.tokens.size(); ++ci) {
+    const std::int64_t T = opt.tokens[ci];
+    if (T < 0) throw InputError("--tokens", "negative token count " + std::to_string(T));
+    MoeCall c;
+    c.num_tokens = T;
+    c.attrs["source"] = "synthetic";
+    sample_routing(opt.routing, m.num_experts, m.top_k, T, opt.seed, ci, c.topk_ids, c.topk_weights);
+    if (opt.mode == "counts") {
+      c.expert_counts = c.tokens_per_expert(m.num_experts);
+      c.topk_ids.clear();
+      c.topk_weights.clear();
+    }
+    if (opt.activations) {
+      Tensor h;
+      h.dtype = "bf16";
+      h.shape = {T, m.hidden};
+      h.bytes.resize(static_cast<std::size_t>(T * m.hidden) * 2);
+      Rng r(opt.seed, 0x20000000ull + ci);
+      auto* p16 = reinterpret_cast<std::uint16_t*>(h.bytes.data());
+      for (std::int64_t i = 0; i < T * m.hidden; ++i) p16[i] = to_bf16(static_cast<float>(r.normal()));
+      c.hidden_states = QTensor{std::move(h), std::nullopt, std::nullopt};
+    }
+    t.calls.push_back(std::move(c));
+  }
+  return t;
+}
+
+Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir, const std::string& path) {
+  Trace t = synthesize(opt, models_dir);
+  write_trace(t, path);
+  if (opt.weights == "bf16") {
+    const ModelShape& m = t.model;
+    WeightsInfo info;
+    info.present = true;
+    info.dtype = "bf16";
+    WeightWriter ww(path, m, info);
+    const std::int64_t n1 = m.gated ? 2 * m.intermediate : m.intermediate;
+    for (std::int64_t e = 0; e < m.num_experts; ++e) {
+      for (int which = 0; which < 2; ++which) {
+        const std::int64_t rows = which == 0 ? n1 : m.hidden, cols = which == 0 ? m.hidden : m.intermediate;
+        // Scale 1/sqrt(fan_in) keeps activations O(1) through both GEMMs.
+        const double scale = 1.0 / std::sqrt(static_cast<double>(cols));
+        ExpertWeights w;
+        w.w.dtype = "bf16";
+        w.w.shape = {rows, cols};
+        w.w.bytes.resize(static_cast<std::size_t>(rows * cols) * 2);
+        Rng r(opt.seed, 0x30000000ull + static_cast<std::uint64_t>(e) * 2 + static_cast<std::uint64_t>(which));
+        auto* p16 = reinterpret_cast<std::uint16_t*>(w.w.bytes.data());
+        for (std::int64_t i = 0; i < rows * cols; ++i) p16[i] = to_bf16(static_cast<float>(r.normal() * scale));
+        ww.write(which == 0 ? "w13" : "w2", e, w);
+      }
+    }
+    t.weights = info;
+  }
+  return t;
+}
+
+}  // namespace moesim::traces
