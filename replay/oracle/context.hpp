@@ -1,0 +1,29 @@
+#pragma once
+// What an oracle predicate can see: device, quant, FlashInfer version, env, traits, and the
+// values of selectors evaluated earlier. Evaluation returns the verdict and the values seen.
+#include <map>
+#include <optional>
+#include <string>
+
+#include "models/lib/framework_rules.hpp"
+
+namespace moesim::oracle {
+
+struct Context {
+  int sm = 0;
+  std::string platform;
+  std::string quant;
+  std::optional<models::PyVersion> flashinfer;  // nullopt = not installed
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> traits;   // every declared trait, defaults filled in
+  std::map<std::string, std::string> results;  // selector id -> value
+};
+
+struct Verdict {
+  bool pass = false;
+  std::string observed;
+};
+
+Verdict evaluate(const models::Expr& e, const Context& ctx);
+
+}  // namespace moesim::oracle

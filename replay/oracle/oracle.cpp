@@ -1,0 +1,251 @@
+#include "replay/oracle/oracle.hpp"
+
+#include <boost/json.hpp>
+#include <sstream>
+
+#include "models/lib/framework_devices.hpp"
+#include "models/lib/framework_rules.hpp"
+#include "replay/oracle/context.hpp"
+#include "replay/oracle/decision_graph.hpp"
+#include "sim/core/error.hpp"
+
+namespace moesim::oracle {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+struct Prepared {
+  models::Framework fw;
+  int rev = 0;
+  Context ctx;
+  OracleDecision d;
+};
+
+Prepared prepare(const OracleQuery& q, const std::string& models_dir) {
+  Prepared p;
+  auto at = q.framework.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == q.framework.size())
+    throw InputError("framework '" + q.framework + "'", "expected NAME@REVISION, e.g. vllm@pr40808 or sglang@main-d55f1c2");
+  std::string name = q.framework.substr(0, at), rev = q.framework.substr(at + 1);
+  p.fw = models::load_framework_by_name(models_dir, name);
+  p.rev = p.fw.find_revision(rev);
+  if (p.rev < 0) {
+    std::vector<std::string> ids;
+    for (const auto& r : p.fw.revisions) ids.push_back(r.id);
+    throw InputError("framework '" + q.framework + "'",
+                     "unknown " + name + " revision '" + rev + "' (known, oldest first: " + join(ids) + ")");
+  }
+  const auto& r = p.fw.revisions[p.rev];
+  auto dev = models::resolve_device(models_dir, q.device);
+  const models::QuantScheme* qs = p.fw.find_quant(q.quant);
+  if (!qs) {
+    std::vector<std::string> ids;
+    for (const auto& s : p.fw.quants) ids.push_back(s.id);
+    throw InputError("quant '" + q.quant + "'", "unknown quant scheme for " + name + " (known: " + join(ids) + ")");
+  }
+  Context& c = p.ctx;
+  c.sm = dev.sm;
+  c.platform = dev.platform;
+  c.quant = qs->id;
+  c.env = q.env;
+  std::string fi = q.flashinfer_version;
+  std::string origin = "query";
+  if (fi.empty()) {
+    if (r.flashinfer_pin.empty())
+      throw InputError("framework '" + q.framework + "'",
+                       "revision " + r.id + " has no recorded flashinfer pin; pass a flashinfer version (or 'none')");
+    fi = r.flashinfer_pin;
+    origin = "pinned at " + r.id;
+  }
+  if (fi != "none") c.flashinfer = models::PyVersion::parse(fi, "flashinfer version");
+  for (const auto& t : p.fw.traits) c.traits[t.name] = t.dflt;
+  for (const auto& [k, v] : q.traits) {
+    const models::TraitDef* t = p.fw.find_trait(k);
+    if (!t) {
+      std::vector<std::string> ids;
+      for (const auto& td : p.fw.traits) ids.push_back(td.name);
+      throw InputError("trait '" + k + "'", "unknown trait for " + name + " (known: " + join(ids) + ")");
+    }
+    if (t->type == "enum" && std::find(t->values.begin(), t->values.end(), v) == t->values.end())
+      throw InputError("trait '" + k + "'", "value '" + v + "' not allowed (allowed: " + join(t->values) + ")");
+    if (t->type == "bool" && v != "0" && v != "1")
+      throw InputError("trait '" + k + "'", "value '" + v + "' not allowed (allowed: 0, 1)");
+    if (t->type == "int") {
+      std::size_t pos = 0;
+      bool ok = !v.empty();
+      try {
+        (void)std::stoll(v, &pos);
+      } catch (const std::exception&) {
+        ok = false;
+      }
+      if (!ok || pos != v.size()) throw InputError("trait '" + k + "'", "value '" + v + "' is not an integer");
+    }
+    c.traits[k] = v;
+  }
+  OracleDecision& d = p.d;
+  d.framework = p.fw.name;
+  d.revision = r.id;
+  d.revision_commit = r.commit;
+  d.device = dev.name;
+  d.sm = dev.sm;
+  d.quant = qs->id;
+  d.flashinfer_version = c.flashinfer ? c.flashinfer->text : "none";
+  d.flashinfer_origin = origin;
+  return p;
+}
+
+// Checks applicability and modelled range. Returns false when the selector does not apply.
+bool applies(const models::Selector& s, const Prepared& p) {
+  if (s.applies_when && !evaluate(*s.applies_when, p.ctx).pass) return false;
+  if (!s.range.contains(p.rev))
+    throw InputError(p.fw.name + "@" + p.fw.revisions[p.rev].id,
+                     s.unmodelled_message.empty()
+                         ? "selector '" + s.id + "' is not modelled at this revision (modelled from " +
+                               (s.range.since_name.empty() ? p.fw.revisions.front().id : s.range.since_name) + ")"
+                         : s.unmodelled_message);
+  return true;
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> parse_assignment(const std::string& kv, const std::string& where) {
+  auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(where, "'" + kv + "' is not of the form NAME=VALUE");
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+OracleDecision decide(const OracleQuery& q, const std::string& models_dir) {
+  Prepared p = prepare(q, models_dir);
+  OracleDecision& d = p.d;
+  bool have_primary = false;
+  for (const auto& s : p.fw.selectors) {
+    if (!applies(s, p)) continue;
+    BuiltGraph bg = build_graph(s, p.rev, p.ctx, d.trail);
+    SelectorResult r = walk_graph(bg, s, p.rev, p.ctx, d.trail);
+    p.ctx.results[s.id] = r.error ? "error" : r.value;
+    if (s.primary && !have_primary) {
+      have_primary = true;
+      d.backend = r.error ? "" : r.value;
+      d.candidate = r.candidate;
+      d.error = r.error;
+      d.error_message = r.error_message;
+    }
+    d.results.push_back(std::move(r));
+  }
+  if (!have_primary)
+    throw InputError(p.fw.file, "no primary selector applies to quant '" + d.quant + "' (data error)");
+  return d;
+}
+
+std::string decision_graph_dot(const OracleQuery& q, const std::string& models_dir) {
+  Prepared p = prepare(q, models_dir);
+  std::string out;
+  std::vector<TrailStep> scratch;
+  for (const auto& s : p.fw.selectors) {
+    if (!applies(s, p)) continue;
+    BuiltGraph bg = build_graph(s, p.rev, p.ctx, scratch);
+    SelectorResult r = walk_graph(bg, s, p.rev, p.ctx, scratch);  // later selectors may read results
+    p.ctx.results[s.id] = r.error ? "error" : r.value;
+    out += to_dot(bg, s);
+  }
+  return out;
+}
+
+std::string format_text(const OracleDecision& d) {
+  std::ostringstream os;
+  os << d.framework << "@" << d.revision;
+  if (!d.revision_commit.empty()) os << " (commit " << d.revision_commit.substr(0, 12) << ")";
+  os << "\ndevice " << d.device << " (sm" << d.sm << "), quant " << d.quant << ", flashinfer " << d.flashinfer_version
+     << " (" << d.flashinfer_origin << ")\n";
+  if (d.error)
+    os << "backend: NONE - the framework raises: " << d.error_message << "\n";
+  else
+    os << "backend: " << d.backend << "  (" << d.framework << " candidate " << d.candidate << ")\n";
+  for (const auto& r : d.results) {
+    os << "\n[" << r.selector << "] " << r.title << "\n";
+    os << "  walk order: " << (r.walk_order.empty() ? std::string("(none)") : join(r.walk_order, " > ")) << "\n";
+    std::string last_cand = "\x01";
+    for (const auto& t : d.trail) {
+      if (t.selector != r.selector) continue;
+      if (t.edge == "accept" && t.candidate != last_cand) {
+        os << "  candidate " << t.candidate << ":\n";
+        last_cand = t.candidate;
+      } else if (t.edge != "accept") {
+        last_cand = "\x01";
+      }
+      if (t.edge != "accept" && !t.passed) {  // an override / list op that did not fire: one line
+        os << "  skip " << t.edge << " " << t.predicate_id << ": " << t.observed << "\n";
+        continue;
+      }
+      std::string indent = t.edge == "accept" ? "    " : "  ";
+      std::string tag = t.edge == "accept" ? (t.passed ? "ok  " : "FAIL") : "TOOK";
+      os << indent << tag << " " << (t.edge == "accept" ? "" : t.edge + " ") << t.predicate_id << ": " << t.text
+         << "\n" << indent << "     seen: " << t.observed << "\n";
+      if (!t.source.empty()) os << indent << "     models: " << t.source << "\n";
+    }
+    if (r.error)
+      os << "  => raises: " << r.error_message << "\n";
+    else
+      os << "  => " << r.value << (r.candidate.empty() ? "" : "  (" + r.candidate + ")") << "\n";
+    for (const auto& [k, v] : r.properties) os << "     " << k << ": " << v << "\n";
+  }
+  return os.str();
+}
+
+std::string format_json(const OracleDecision& d) {
+  namespace json = boost::json;
+  json::object o;
+  o["framework"] = d.framework;
+  o["revision"] = d.revision;
+  o["revision_commit"] = d.revision_commit;
+  o["device"] = d.device;
+  o["sm"] = d.sm;
+  o["quant"] = d.quant;
+  o["flashinfer_version"] = d.flashinfer_version;
+  o["flashinfer_origin"] = d.flashinfer_origin;
+  o["backend"] = d.error ? json::value(nullptr) : json::value(d.backend);
+  o["candidate"] = d.candidate;
+  o["error"] = d.error;
+  o["error_message"] = d.error_message;
+  json::array results;
+  for (const auto& r : d.results) {
+    json::object ro;
+    ro["selector"] = r.selector;
+    ro["title"] = r.title;
+    ro["error"] = r.error;
+    ro["error_message"] = r.error_message;
+    ro["candidate"] = r.candidate;
+    ro["value"] = r.value;
+    json::array wo;
+    for (const auto& w : r.walk_order) wo.push_back(json::value(w));
+    ro["walk_order"] = wo;
+    json::object props;
+    for (const auto& [k, v] : r.properties) props[k] = v;
+    ro["properties"] = props;
+    results.push_back(ro);
+  }
+  o["results"] = results;
+  json::array trail;
+  for (const auto& t : d.trail) {
+    json::object to;
+    to["selector"] = t.selector;
+    to["candidate"] = t.candidate;
+    to["edge"] = t.edge;
+    to["predicate"] = t.predicate_id;
+    to["text"] = t.text;
+    to["observed"] = t.observed;
+    to["source"] = t.source;
+    to["passed"] = t.passed;
+    trail.push_back(to);
+  }
+  o["trail"] = trail;
+  return json::serialize(o) + "\n";
+}
+
+}  // namespace moesim::oracle
