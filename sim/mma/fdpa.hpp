@@ -58,7 +58,8 @@ std::uint32_t fdpa_step(const FdpaParams& p, const std::uint32_t* a, const std::
                         StepTrace* trace = nullptr);
 
 // Converts the exact value (-1)^neg * mag * 2^lsb_exp to the output format with rho.
-// mag == 0 gives +0 (MMA-Sim: an exactly-zero fused sum is +0 whatever the signs).
+// mag == 0 gives +0 (MMA-Sim: an exactly-zero fused sum is +0 whatever the signs); under RZ a
+// non-zero sum that truncates to zero is also +0 (measured on the H100, see tests/data/mma).
 std::uint32_t round_output(Rounding rho, bool neg, std::uint64_t mag, int lsb_exp);
 
 // Canonical outputs of the special paths.

@@ -158,6 +158,7 @@ std::uint32_t ref_output(const FdpaParams& p, double sum, int e_max) {
   const int prec = p.rho == Rounding::RZ_E8M13 ? 13 : 23;
   const double out = std::ldexp(std::trunc(std::ldexp(n.s, prec)), n.e - prec);
   if (std::fabs(out) >= std::ldexp(1.0, 128)) return out < 0 ? 0xFF800000u : 0x7F800000u;
+  if (out == 0) return 0;  // H100: a sum that truncates to zero is +0 (tests/data/mma)
   return f32_bits(static_cast<float>(out));
 }
 
@@ -378,5 +379,19 @@ TEST(FdpaShapes, RejectsWrongK) {
   EXPECT_THROW(dot(p, a, b, 0u), InputError);
 }
 
+}  // namespace
+}  // namespace moesim::mma
+
+namespace moesim::mma {
+namespace {
+TEST(FdpaSpecial, NegativeSumTruncatedToZeroIsPositiveZero) {
+  // Recorded on the H100 (tests/data/mma/wgmma_bf16.bin): -2^-150 -> RZ fp32 -> 0x00000000.
+  const FdpaParams p = test::published("hopper", "wgmma.bf16.f32");
+  std::vector<std::uint32_t> a(16, 0), b(16, 0);
+  a[0] = 0xB380;  // -2^-24
+  b[0] = 0x0080;  // 2^-126: product -2^-150, kept exactly (zeros pin e_max at -133)
+  EXPECT_EQ(dot(p, a, b, 0u), 0u);
+  EXPECT_EQ(dot(p, a, b, 0x80000000u), 0u);
+}
 }  // namespace
 }  // namespace moesim::mma
