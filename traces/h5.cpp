@@ -328,15 +328,24 @@ Scalar File::scalar(const std::string& ds) const {
 }
 
 std::vector<std::uint8_t> File::read_raw(const std::string& ds, Scalar want) const {
+  std::vector<std::uint8_t> out;
+  read_into_impl(ds, want, [](std::size_t bytes, void* ctx) {
+    auto* v = static_cast<std::vector<std::uint8_t>*>(ctx);
+    v->resize(bytes);
+    return static_cast<void*>(v->data());
+  }, &out);
+  return out;
+}
+
+void File::read_into_impl(const std::string& ds, Scalar want, void* (*alloc)(std::size_t, void*), void* ctx) const {
   Scalar got = scalar(ds);
   if (got != want) fail(ds, std::string("wrong dtype: expected ") + scalar_name(want) + ", found " + scalar_name(got));
   Handle d = open_dataset(ds);
   std::int64_t n = 1;
   for (auto v : shape(ds)) n *= v;
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(n) * scalar_size(want));
-  if (n > 0 && H5Dread(d.id(), native(want), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+  void* buf = alloc(static_cast<std::size_t>(n) * scalar_size(want), ctx);
+  if (n > 0 && H5Dread(d.id(), native(want), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     fail(ds, "cannot read data (corrupt or truncated file)");
-  return out;
 }
 
 std::vector<std::uint8_t> File::read_rows(const std::string& ds, Scalar want, std::int64_t first, std::int64_t count) const {

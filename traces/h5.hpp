@@ -74,10 +74,17 @@ class File {
                                       std::int64_t count) const;
   template <class T>
   std::vector<T> read(const std::string& ds, Scalar want) const {
-    auto raw = read_raw(ds, want);
-    std::vector<T> out(raw.size() / sizeof(T));
-    if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
+    std::vector<T> out;
+    read_into(ds, want, [&](std::size_t bytes) {
+      out.resize(bytes / sizeof(T));
+      return static_cast<void*>(out.data());
+    });
     return out;
+  }
+  // Reads the whole dataset into memory obtained from alloc(bytes) (no intermediate copy).
+  template <class Alloc>
+  void read_into(const std::string& ds, Scalar want, Alloc&& alloc) const {
+    read_into_impl(ds, want, [](std::size_t bytes, void* ctx) { return (*static_cast<Alloc*>(ctx))(bytes); }, &alloc);
   }
   // Writes a dataset; chunk_dims empty = contiguous. gzip level 0 = none.
   void write(const std::string& ds, Scalar s, const std::vector<std::int64_t>& shape, const void* data,
@@ -90,6 +97,7 @@ class File {
   [[noreturn]] void fail(const std::string& obj, const std::string& problem) const;
 
  private:
+  void read_into_impl(const std::string& ds, Scalar want, void* (*alloc)(std::size_t, void*), void* ctx) const;
   File(Handle h, std::string path) : h_(std::move(h)), path_(std::move(path)) {}
   Handle open_object(const std::string& obj) const;
   Handle open_dataset(const std::string& ds) const;

@@ -77,47 +77,55 @@ void sample_routing(const std::string& routing, std::int64_t E, std::int64_t K, 
     for (std::int64_t r = 0; r < E; ++r) cdf[static_cast<std::size_t>(r)] = (acc += 1.0 / std::pow(double(r + 1), d.param));
     for (auto& c : cdf) c /= acc;
   }
-  Rng rng(seed, 0x10000000ull + call_index);
-  std::vector<std::uint8_t> taken(static_cast<std::size_t>(E), 0);
-  std::vector<std::int64_t> ranks(static_cast<std::size_t>(K), 0);
-  for (std::int64_t t = 0; t < T; ++t) {
-    std::int32_t* row = ids.data() + t * K;
-    auto draw_rank = [&]() -> std::int64_t {
-      switch (d.kind) {
-        case Dist::Zipf: {
-          double u = rng.uniform();
-          return std::min<std::int64_t>(E - 1, std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+  // Tokens are sampled in fixed blocks, each with its own random stream, so the result is
+  // identical for any thread count and blocks can run in parallel.
+  constexpr std::int64_t kBlock = 8192;
+  const std::int64_t nblocks = (T + kBlock - 1) / kBlock;
+#pragma omp parallel
+  {
+    std::vector<std::uint8_t> taken(static_cast<std::size_t>(E), 0);
+    std::vector<std::int64_t> ranks(static_cast<std::size_t>(K), 0);
+#pragma omp for schedule(static)
+    for (std::int64_t blk = 0; blk < nblocks; ++blk) {
+      Rng rng(seed, 0x10000000ull + (call_index << 32) + static_cast<std::uint64_t>(blk));
+      auto draw_rank = [&]() -> std::int64_t {
+        if (d.kind == Dist::Zipf)
+          return std::min<std::int64_t>(E - 1, std::lower_bound(cdf.begin(), cdf.end(), rng.uniform()) - cdf.begin());
+        return static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(E)));
+      };
+      const std::int64_t t_end = std::min(T, (blk + 1) * kBlock);
+      for (std::int64_t t = blk * kBlock; t < t_end; ++t) {
+        std::int32_t* row = ids.data() + t * K;
+        for (std::int64_t k = 0; k < K; ++k) {
+          std::int64_t rank;
+          if (d.kind == Dist::Same) {
+            rank = k;
+          } else if (d.kind == Dist::Hot && k == 0 && rng.uniform() < d.param) {
+            rank = 0;
+          } else {
+            rank = draw_rank();
+            // Distinct experts per token: redraw, and after many collisions (steep zipf) take
+            // the most popular expert not yet chosen: bounded and deterministic.
+            int tries = 0;
+            while (taken[static_cast<std::size_t>(rank)] && ++tries < 64) rank = draw_rank();
+            if (taken[static_cast<std::size_t>(rank)]) {
+              rank = 0;
+              while (taken[static_cast<std::size_t>(rank)]) ++rank;
+            }
+          }
+          taken[static_cast<std::size_t>(rank)] = 1;
+          ranks[static_cast<std::size_t>(k)] = rank;
+          // Profile runs put every token on experts 0..K-1 exactly, not on a permutation.
+          row[k] = d.kind == Dist::Same ? static_cast<std::int32_t>(k) : perm[static_cast<std::size_t>(rank)];
         }
-        default: return static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(E)));
+        for (std::int64_t k = 0; k < K; ++k) taken[static_cast<std::size_t>(ranks[static_cast<std::size_t>(k)])] = 0;
+        // Renormalised top-k weights: positive, summing to 1 in fp32.
+        float* w = weights.data() + t * K;
+        float sum = 0;
+        for (std::int64_t k = 0; k < K; ++k) sum += (w[k] = static_cast<float>(0.05 + rng.uniform()));
+        for (std::int64_t k = 0; k < K; ++k) w[k] /= sum;
       }
-    };
-    for (std::int64_t k = 0; k < K; ++k) {
-      std::int64_t rank;
-      if (d.kind == Dist::Same) {
-        rank = k;
-      } else if (d.kind == Dist::Hot && k == 0 && rng.uniform() < d.param) {
-        rank = 0;
-      } else {
-        rank = draw_rank();
-        // Distinct experts per token: redraw, and after many collisions (steep zipf) take the
-        // most popular expert not yet chosen, which keeps the loop bounded and deterministic.
-        int tries = 0;
-        while (taken[static_cast<std::size_t>(rank)] && ++tries < 64) rank = draw_rank();
-        if (taken[static_cast<std::size_t>(rank)]) {
-          rank = 0;
-          while (taken[static_cast<std::size_t>(rank)]) ++rank;
-        }
-      }
-      taken[static_cast<std::size_t>(rank)] = 1;
-      ranks[k] = rank;
-      // Profile runs put every token on experts 0..K-1 exactly, not on a permutation of them.
-      row[k] = d.kind == Dist::Same ? static_cast<std::int32_t>(k) : perm[static_cast<std::size_t>(rank)];
     }
-    // Renormalised top-k weights: positive, summing to 1 in fp32.
-    float sum = 0;
-    for (std::int64_t k = 0; k < K; ++k) sum += (weights[static_cast<std::size_t>(t * K + k)] = static_cast<float>(0.05 + rng.uniform()));
-    for (std::int64_t k = 0; k < K; ++k) weights[static_cast<std::size_t>(t * K + k)] /= sum;
-    for (std::int64_t k = 0; k < K; ++k) taken[static_cast<std::size_t>(ranks[k])] = 0;
   }
 }
 
