@@ -78,6 +78,8 @@ Verdict evaluate(const models::Expr& e, const Context& ctx) {
     bool in = contains(e.strs, ctx.quant) || contains(e.strs, std::string("*"));
     return {in, "quant=" + ctx.quant + " in " + set_str(e.strs) + "? " + yn(in)};
   }
+  if (op.rfind("flashinfer_", 0) == 0 && ctx.flashinfer_unknown)
+    throw InputError(e.where, "this rule needs the flashinfer version, and the revision records no pin: pass --flashinfer VERSION (or 'none')");
   if (op == "flashinfer_installed") {
     bool have = ctx.flashinfer.has_value();
     return {have == e.flag, std::string("flashinfer ") + (have ? ctx.flashinfer->text + " installed" : "not installed")};

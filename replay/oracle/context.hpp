@@ -13,7 +13,8 @@ struct Context {
   int sm = 0;
   std::string platform;
   std::string quant;
-  std::optional<models::PyVersion> flashinfer;  // nullopt = not installed
+  std::optional<models::PyVersion> flashinfer;  // nullopt = not installed (or unknown)
+  bool flashinfer_unknown = false;               // no version given and none pinned
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> traits;   // every declared trait, defaults filled in
   std::map<std::string, std::string> results;  // selector id -> value

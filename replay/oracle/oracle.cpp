@@ -55,14 +55,16 @@ Prepared prepare(const OracleQuery& q, const std::string& models_dir) {
   c.env = q.env;
   std::string fi = q.flashinfer_version;
   std::string origin = "query";
-  if (fi.empty()) {
-    if (r.flashinfer_pin.empty())
-      throw InputError("framework '" + q.framework + "'",
-                       "revision " + r.id + " has no recorded flashinfer pin; pass a flashinfer version (or 'none')");
+  if (fi.empty() && r.flashinfer_pin.empty()) {
+    // No pin recorded: fine as long as no rule consults the version (evaluate() says so if one does).
+    c.flashinfer_unknown = true;
+    origin = "not given; no pin recorded for " + r.id;
+    fi = "unknown";
+  } else if (fi.empty()) {
     fi = r.flashinfer_pin;
     origin = "pinned at " + r.id;
   }
-  if (fi != "none") c.flashinfer = models::PyVersion::parse(fi, "flashinfer version");
+  if (fi != "none" && fi != "unknown") c.flashinfer = models::PyVersion::parse(fi, "flashinfer version");
   for (const auto& t : p.fw.traits) c.traits[t.name] = t.dflt;
   for (const auto& [k, v] : q.traits) {
     const models::TraitDef* t = p.fw.find_trait(k);
@@ -94,20 +96,26 @@ Prepared prepare(const OracleQuery& q, const std::string& models_dir) {
   d.device = dev.name;
   d.sm = dev.sm;
   d.quant = qs->id;
-  d.flashinfer_version = c.flashinfer ? c.flashinfer->text : "none";
+  d.flashinfer_version = c.flashinfer ? c.flashinfer->text : fi;
   d.flashinfer_origin = origin;
   return p;
 }
 
-// Checks applicability and modelled range. Returns false when the selector does not apply.
+std::string unmodelled(const models::Selector& s, const Prepared& p) {
+  return s.unmodelled_message.empty()
+             ? "selector '" + s.id + "' is not modelled at this revision (modelled from " +
+                   (s.range.since_name.empty() ? p.fw.revisions.front().id : s.range.since_name) + ")"
+             : s.unmodelled_message;
+}
+
+// Returns false when the selector does not apply to the query, or (for a secondary selector)
+// is not modelled at the revision. A primary selector outside its modelled range is an error.
 bool applies(const models::Selector& s, const Prepared& p) {
   if (s.applies_when && !evaluate(*s.applies_when, p.ctx).pass) return false;
-  if (!s.range.contains(p.rev))
-    throw InputError(p.fw.name + "@" + p.fw.revisions[p.rev].id,
-                     s.unmodelled_message.empty()
-                         ? "selector '" + s.id + "' is not modelled at this revision (modelled from " +
-                               (s.range.since_name.empty() ? p.fw.revisions.front().id : s.range.since_name) + ")"
-                         : s.unmodelled_message);
+  if (!s.range.contains(p.rev)) {
+    if (s.primary) throw InputError(p.fw.name + "@" + p.fw.revisions[p.rev].id, unmodelled(s, p));
+    return false;
+  }
   return true;
 }
 
@@ -125,7 +133,18 @@ OracleDecision decide(const OracleQuery& q, const std::string& models_dir) {
   OracleDecision& d = p.d;
   bool have_primary = false;
   for (const auto& s : p.fw.selectors) {
-    if (!applies(s, p)) continue;
+    if (!applies(s, p)) {
+      if (!s.range.contains(p.rev) && (!s.applies_when || evaluate(*s.applies_when, p.ctx).pass)) {
+        SelectorResult r;
+        r.selector = s.id;
+        r.title = s.title;
+        r.applicable = false;
+        r.error_message = unmodelled(s, p);
+        p.ctx.results[s.id] = "(not modelled)";
+        d.results.push_back(std::move(r));
+      }
+      continue;
+    }
     BuiltGraph bg = build_graph(s, p.rev, p.ctx, d.trail);
     SelectorResult r = walk_graph(bg, s, p.rev, p.ctx, d.trail);
     p.ctx.results[s.id] = r.error ? "error" : r.value;
@@ -169,7 +188,8 @@ std::string format_text(const OracleDecision& d) {
     os << "backend: " << d.backend << "  (" << d.framework << " candidate " << d.candidate << ")\n";
   for (const auto& r : d.results) {
     os << "\n[" << r.selector << "] " << r.title << "\n";
-    os << "  walk order: " << (r.walk_order.empty() ? std::string("(none)") : join(r.walk_order, " > ")) << "\n";
+    if (r.applicable)
+      os << "  walk order: " << (r.walk_order.empty() ? std::string("(none)") : join(r.walk_order, " > ")) << "\n";
     std::string last_cand = "\x01";
     for (const auto& t : d.trail) {
       if (t.selector != r.selector) continue;
@@ -189,7 +209,9 @@ std::string format_text(const OracleDecision& d) {
          << "\n" << indent << "     seen: " << t.observed << "\n";
       if (!t.source.empty()) os << indent << "     models: " << t.source << "\n";
     }
-    if (r.error)
+    if (!r.applicable)
+      os << "  => not modelled: " << r.error_message << "\n";
+    else if (r.error)
       os << "  => raises: " << r.error_message << "\n";
     else
       os << "  => " << r.value << (r.candidate.empty() ? "" : "  (" + r.candidate + ")") << "\n";
@@ -218,6 +240,7 @@ std::string format_json(const OracleDecision& d) {
     json::object ro;
     ro["selector"] = r.selector;
     ro["title"] = r.title;
+    ro["modelled"] = r.applicable;
     ro["error"] = r.error;
     ro["error_message"] = r.error_message;
     ro["candidate"] = r.candidate;

@@ -38,7 +38,7 @@ struct TrailStep {
 struct SelectorResult {
   std::string selector;
   std::string title;
-  bool applicable = true;    // false when applies_when did not hold (not evaluated)
+  bool applicable = true;    // false: not modelled at this revision (error_message says why)
   bool error = false;        // the framework would raise here
   std::string error_message;
   std::string candidate;     // framework's own name of the chosen candidate
