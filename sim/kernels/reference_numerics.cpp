@@ -1,0 +1,121 @@
+#include "sim/kernels/reference_numerics.hpp"
+
+#include <cmath>
+
+#include "sim/core/error.hpp"
+#include "sim/kernels/variant_arith.hpp"
+
+namespace moesim::kernels::reference {
+namespace {
+
+class ReferenceVariant final : public VariantImpl {
+ public:
+  explicit ReferenceVariant(const VariantSpec& spec) : spec_(spec) {
+    if (spec.quant != "bf16")
+      throw InputError(spec.file + ":/quant", "reference_fp64 dequantizes bf16 weights only so far, got '" + spec.quant + "'");
+  }
+
+  void run_stage(StageContext& ctx) override {
+    const std::string& kind = ctx.stage.kind;
+    const MoeProblem& p = ctx.problem;
+    if (kind == "gemm1") return gemm(ctx, "w13", p.n1(), p.hidden, true, false);
+    if (kind == "gemm2") return gemm(ctx, "w2", p.hidden, p.intermediate, false, true);
+    if (kind == "activation") return activation(ctx);
+    if (kind == "finalize") return finalize(ctx);
+    throw InputError(spec_.file, "stage kind '" + kind + "' is not implemented by the reference_fp64 family");
+  }
+
+ private:
+  static double load(const EmuBuffer& b, std::int64_t i, StageContext& ctx) {
+    if (i < 0 || i >= b.size()) {
+      ctx.log.record({MemoryEvent::Kind::OobRead, b.name(), ctx.stage.id, i, b.size()});
+      return std::nan("");
+    }
+    return b.as_double(i);
+  }
+
+  // out[slot, n] = sum_k A[row(slot), k] * W_e[n, k] (* weight), e = topk_ids[slot].
+  void gemm(StageContext& ctx, const char* which, std::int64_t n, std::int64_t k, bool a_is_tokens,
+            bool weighted) {
+    const MoeProblem& p = ctx.problem;
+    EmuBuffer& a = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& ids = ctx.in(ctx.stage.inputs.at(1));
+    EmuBuffer* tw = weighted ? &ctx.in(ctx.stage.inputs.at(2)) : nullptr;
+    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), n});
+    std::vector<std::vector<std::int64_t>> slots_of(static_cast<std::size_t>(p.num_experts));
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      const std::int32_t e = ids.get<std::int32_t>(s, ctx.log, ctx.stage.id);
+      if (e >= 0 && e < p.num_experts) slots_of[e].push_back(s);
+      else ctx.log.record({MemoryEvent::Kind::OobRead, which, ctx.stage.id, std::int64_t(e) * n * k, p.num_experts * n * k});
+    }
+    for (std::int64_t e = 0; e < p.num_experts; ++e) {
+      const auto& slots = slots_of[e];
+      if (slots.empty()) continue;
+      const ExpertMatrix w = ctx.weights.read(which, e);
+      if (w.dtype != "bf16" || w.rows != n || w.cols != k)
+        throw InputError(std::string(which) + "[" + std::to_string(e) + "]", "expected bf16 [" + std::to_string(n) +
+                                                                              ", " + std::to_string(k) + "]");
+      std::vector<double> wd(static_cast<std::size_t>(n * k));
+      for (std::int64_t i = 0; i < n * k; ++i) wd[i] = bf16_to_f32(w.bf16()[i]);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+      for (std::size_t si = 0; si < slots.size(); ++si) {
+        const std::int64_t s = slots[si];
+        const std::int64_t row = a_is_tokens ? s / p.top_k : s;
+        std::vector<double> av(static_cast<std::size_t>(k));
+        for (std::int64_t j = 0; j < k; ++j) av[j] = load(a, row * k + j, ctx);
+        const double wgt = tw ? tw->as_double(s) : 1.0;
+        double* dst = out.write_span<double>(s * n, n, ctx.log, ctx.stage.id);
+        if (!dst) continue;
+        for (std::int64_t c = 0; c < n; ++c) {
+          const double* wr = wd.data() + c * k;
+          double acc = 0.0;
+          for (std::int64_t j = 0; j < k; ++j) acc += av[j] * wr[j];
+          dst[c] = weighted ? acc * wgt : acc;
+        }
+      }
+    }
+  }
+
+  void activation(StageContext& ctx) {
+    const MoeProblem& p = ctx.problem;
+    if (!p.gated || p.activation != "silu")
+      throw InputError(spec_.file, "reference_fp64 activation implements gated silu only");
+    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+    const std::int64_t d = p.intermediate;
+    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), d});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      double* dst = out.write_span<double>(s * d, d, ctx.log, ctx.stage.id);
+      if (!dst) continue;
+      for (std::int64_t j = 0; j < d; ++j) {
+        const double g = load(in, s * 2 * d + j, ctx), u = load(in, s * 2 * d + d + j, ctx);
+        dst[j] = g / (1.0 + std::exp(-g)) * u;
+      }
+    }
+  }
+
+  void finalize(StageContext& ctx) {
+    const MoeProblem& p = ctx.problem;
+    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+    const std::int64_t h = p.hidden;
+    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.num_tokens, h});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+      double* dst = out.write_span<double>(t * h, h, ctx.log, ctx.stage.id);
+      if (!dst) continue;
+      for (std::int64_t j = 0; j < h; ++j) {
+        double acc = 0.0;
+        for (std::int64_t k = 0; k < p.top_k; ++k) acc += load(in, (t * p.top_k + k) * h + j, ctx);
+        dst[j] = acc;
+      }
+    }
+  }
+
+  VariantSpec spec_;
+};
+
+}  // namespace
+
+std::unique_ptr<VariantImpl> make_variant(const VariantSpec& spec) { return std::make_unique<ReferenceVariant>(spec); }
+
+}  // namespace moesim::kernels::reference
