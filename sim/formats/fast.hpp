@@ -40,16 +40,9 @@ inline std::uint8_t f32_to_e2m1_satfinite(float f) {
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7;
   const std::uint8_t s = static_cast<std::uint8_t>((u >> 28) & 0x8u);
   const float a = f32_from_bits(u & 0x7FFFFFFFu);
-  std::uint8_t c;
-  if (a <= 0.25f) c = 0;
-  else if (a < 0.75f) c = 1;
-  else if (a <= 1.25f) c = 2;
-  else if (a < 1.75f) c = 3;
-  else if (a <= 2.5f) c = 4;
-  else if (a < 3.5f) c = 5;
-  else if (a <= 5.0f) c = 6;
-  else c = 7;
-  return s | c;
+  // Branch-free count of the RNE decision points crossed (ties go to the even code).
+  const int c = (a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) + (a > 5.0f);
+  return static_cast<std::uint8_t>(s | c);
 }
 
 inline constexpr float kE2M1Values[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,

@@ -1,0 +1,61 @@
+// Quantize throughput (GB/s of input read) for every NVFP4 rule, MXFP4/MXFP8 and FP8 on the
+// 4096x7168 anchor tensor, next to a plain memcpy of the same bytes, in one run.
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "sim/formats/fast.hpp"
+#include "sim/quant/anchor_tensor.hpp"
+#include "sim/quant/fp8.hpp"
+#include "sim/quant/mx.hpp"
+#include "sim/quant/nvfp4.hpp"
+#include "sim/quant/sfu.hpp"
+
+using namespace moesim::quant;
+
+static double best_seconds(const std::function<void()>& fn, int reps = 3) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+int main() {
+  const std::int64_t rows = kAnchorRows, cols = kAnchorCols, n = rows * cols;
+  const auto bf = anchor_tensor();
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) x[i] = moesim::fmt::fast::bf16_to_f32(bf[i]);
+  load_sfu_tables();
+  const double bytes = static_cast<double>(n) * sizeof(float);
+  std::vector<float> dst(x.size());
+  const double t_copy = best_seconds([&] { std::memcpy(dst.data(), x.data(), static_cast<std::size_t>(bytes)); });
+  const double copy_gbs = bytes / t_copy / 1e9;
+  std::printf("tensor %lldx%lld fp32 input (%.1f MB), omp max threads %d\n", static_cast<long long>(rows),
+              static_cast<long long>(cols), bytes / 1e6, omp_get_max_threads());
+  std::printf("%-34s %10s %10s %12s\n", "operation", "seconds", "GB/s", "vs memcpy");
+  std::printf("%-34s %10.4f %10.2f %12.3f\n", "memcpy (same bytes)", t_copy, copy_gbs, 1.0);
+  const float amax = amax_abs(x.data(), n);
+  auto row = [&](const char* name, const std::function<void()>& fn) {
+    const double t = best_seconds(fn);
+    std::printf("%-34s %10.4f %10.2f %12.3f\n", name, t, bytes / t / 1e9, (bytes / t / 1e9) / copy_gbs);
+  };
+  for (Nvfp4Rule r : {Nvfp4Rule::VllmKernel, Nvfp4Rule::VllmTeExact, Nvfp4Rule::TransformerEngine, Nvfp4Rule::Torchao,
+                      Nvfp4Rule::ModelOpt}) {
+    const GlobalScale g{GlobalScale::Shape::PerTensor, {global_scale_from_amax(r, amax)}, {}};
+    std::string name = "nvfp4 " + std::string(nvfp4_rule_name(r));
+    row(name.c_str(), [&] { (void)quantize_nvfp4(x.data(), rows, cols, g, r); });
+  }
+  row("mxfp4 ocp-floor", [&] { (void)quantize_mx(x.data(), rows, cols, MxElem::E2M1, MxScaleRule::OcpFloor); });
+  row("mxfp4 flashinfer-roundup", [&] { (void)quantize_mx(x.data(), rows, cols, MxElem::E2M1, MxScaleRule::FlashinferRoundUp); });
+  row("mxfp8 e4m3 rceil", [&] { (void)quantize_mx(x.data(), rows, cols, MxElem::E4M3, MxScaleRule::Rceil); });
+  row("fp8 per-token", [&] { (void)quantize_fp8(x.data(), rows, cols, Fp8Granularity::PerToken); });
+  row("fp8 block-128x128", [&] { (void)quantize_fp8(x.data(), rows, cols, Fp8Granularity::Block128x128); });
+  return 0;
+}
