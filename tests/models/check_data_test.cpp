@@ -1,0 +1,247 @@
+// Loaders of the `moesim check` world data: devices, FlashInfer profiles (with inherits),
+// known-bad table, chunking revisions, Triton config rules and tuned-file lookup.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "models/lib/chunking.hpp"
+#include "models/lib/device.hpp"
+#include "models/lib/flashinfer_profile.hpp"
+#include "models/lib/known_bad.hpp"
+#include "models/lib/triton_config.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/paths.hpp"
+
+using namespace moesim;
+using namespace moesim::models;
+
+namespace {
+std::string tmpdir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / ("moesim_check_data_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+void write(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+}  // namespace
+
+TEST(Devices, LoadAndResolveAliases) {
+  auto t = DeviceTable::load(models_dir());
+  for (const char* id : {"a100", "a10", "l40s", "h100", "h200", "h20", "b200", "b300", "thor", "rtx-pro-6000", "gb10"})
+    EXPECT_NO_THROW(t.find(id)) << id;
+  EXPECT_EQ(t.find("sm110").id, "thor");
+  EXPECT_EQ(t.find("SM_90a").id, "h100");
+  EXPECT_EQ(t.find("sm_121a").id, "gb10");
+  EXPECT_EQ(t.find("NVIDIA H200").id, "h200");
+  const auto& h = t.find("h100");
+  EXPECT_EQ(h.sm, 90);
+  EXPECT_EQ(h.grid_max[0], 2147483647);
+  EXPECT_EQ(h.grid_max[1], 65535);
+  EXPECT_EQ(h.grid_max[2], 65535);
+  EXPECT_EQ(h.smem_per_block_optin, 227 * 1024);
+  EXPECT_EQ(t.find("rtx-pro-6000").smem_per_block_optin, 99 * 1024);
+  try {
+    t.find("mi300x");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown device 'mi300x'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("thor"), std::string::npos);
+  }
+}
+
+TEST(Devices, MalformedFileNamesFileAndPointer) {
+  const std::string d = tmpdir("dev");
+  write(d + "/devices/devices.json", R"({"devices": [{"id": "x", "sm": 90, "sm_count": "many", "smem_per_block_optin": 1}]})");
+  try {
+    DeviceTable::load(d);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("devices.json:/devices/0/sm_count"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FlashInferProfiles, AllRequiredVersionsWithInheritance) {
+  auto ps = FlashInferProfiles::load(models_dir());
+  for (const char* v : {"0.6.6", "0.6.7", "0.6.8.post1", "0.6.10", "0.6.11", "0.6.11.post2", "0.6.12"}) EXPECT_NO_THROW(ps.find(v)) << v;
+  EXPECT_NO_THROW(ps.find("v0.6.8.post1"));
+  EXPECT_THROW(ps.find("0.6.9"), InputError);
+  EXPECT_THROW(ps.find("not-a-version"), InputError);
+  // Arch gate: 10 only in 0.6.6, 10|12 from 0.6.7 (inherited by 0.6.12).
+  EXPECT_EQ(ps.find("0.6.6").trtllm.arch_majors, (std::vector<int>{10}));
+  EXPECT_EQ(ps.find("0.6.12").trtllm.arch_majors, (std::vector<int>{10, 12}));
+  EXPECT_EQ(ps.find("0.6.12").inherits_chain.size(), 7u);
+  // fp4_quantize globalScale check enforced from 0.6.11 only.
+  EXPECT_FALSE(ps.find("0.6.10").api.fp4_quantize_global_scale.enforced);
+  EXPECT_TRUE(ps.find("0.6.11").api.fp4_quantize_global_scale.enforced);
+  EXPECT_TRUE(ps.find("0.6.11.post2").api.fp4_quantize_global_scale.enforced);
+  // SM110 generator emits 256x256x128B with clusters 2x1x1 and 2x2x1; enum 256256128.
+  const auto& g = ps.find("0.6.8.post1").cutlass.generators.at("sm110");
+  int n256 = 0;
+  for (const auto& r : g.rows)
+    if (r.tile.name == "256x256x128B") {
+      ++n256;
+      EXPECT_EQ(r.tile.enum_value(), 256256128);
+      EXPECT_EQ(r.sm_version, 100);
+    }
+  EXPECT_EQ(n256, 2);
+  // SM120 dispatch set grows in 0.6.11.
+  EXPECT_EQ(ps.find("0.6.10").cutlass.dispatch_branches.at("120").size(), 4u);
+  EXPECT_EQ(ps.find("0.6.11").cutlass.dispatch_branches.at("120").size(), 8u);
+  // CuteDSL tile list per version.
+  EXPECT_EQ(ps.find("0.6.6").cute_dsl.tile_sizes, (std::vector<int>{128, 256}));
+  EXPECT_EQ(ps.find("0.6.8.post1").cute_dsl.tile_sizes, (std::vector<int>{128}));
+  EXPECT_EQ(ps.find("0.6.11").cute_dsl.tile_sizes, (std::vector<int>{128, 256}));
+}
+
+TEST(FlashInferProfiles, TileEncodingAndParsing) {
+  auto t = parse_cutlass_tile("64x64x128B", "x");
+  EXPECT_EQ(t.enum_value(), 64064128);
+  EXPECT_THROW(parse_cutlass_tile("64x64x128", "x"), InputError);
+  EXPECT_THROW(parse_cutlass_tile("1000x64x128B", "x"), InputError);
+  EXPECT_EQ(parse_cluster("2x1x1", "x").name(), "2x1x1");
+  EXPECT_THROW(parse_cluster("2x1", "x"), InputError);
+}
+
+TEST(FlashInferProfiles, InheritCycleAndUnknownBaseAreErrors) {
+  const std::string d = tmpdir("cycle");
+  write(d + "/flashinfer/a.json", R"({"version": "1.0", "inherits": "2.0"})");
+  write(d + "/flashinfer/b.json", R"({"version": "2.0", "inherits": "1.0"})");
+  EXPECT_THROW(FlashInferProfiles::load(d), InputError);
+  const std::string d2 = tmpdir("unknownbase");
+  write(d2 + "/flashinfer/a.json", R"({"version": "1.0", "inherits": "0.9"})");
+  try {
+    FlashInferProfiles::load(d2);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("inherits unknown version '0.9'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FlashInferProfiles, MergeJsonReplacesArraysMergesObjects) {
+  auto base = boost::json::parse(R"({"a": {"x": 1, "y": [1, 2]}, "b": 2})");
+  auto over = boost::json::parse(R"({"a": {"y": [3]}, "c": 4})");
+  auto m = merge_json(base, over);
+  EXPECT_EQ(boost::json::serialize(m), R"({"a":{"x":1,"y":[3]},"b":2,"c":4})");
+}
+
+TEST(KnownBad, LoadsAndMatchesRanges) {
+  auto t = KnownBadTable::load(models_dir());
+  ASSERT_FALSE(t.entries.empty());
+  const KnownBadEntry* sm110 = nullptr;
+  for (const auto& e : t.entries)
+    if (e.id == "fi-3134-sm110-cutlass") sm110 = &e;
+  ASSERT_NE(sm110, nullptr);
+  EXPECT_TRUE(sm110->matches("flashinfer_cutlass", PyVersion::parse("0.6.8.post1", ""), 110, "bf16"));
+  EXPECT_FALSE(sm110->matches("flashinfer_cutlass", PyVersion::parse("0.6.8.post1", ""), 100, "bf16"));
+  EXPECT_FALSE(sm110->matches("flashinfer_cutlass", PyVersion::parse("0.6.5", ""), 110, "bf16"));
+  ASSERT_FALSE(t.regions.empty());
+  EXPECT_EQ(t.regions[0].min_tokens_per_call, 305000);
+}
+
+TEST(Chunking, VllmRevisionsAndNvfp4ChunkFormula) {
+  auto t = ChunkingTable::load(models_dir(), "vllm");
+  EXPECT_TRUE(t.find("pre-34279").triton_offsets_int32);
+  EXPECT_EQ(t.find("pre-34279").triton_chunk->default_size, 16384);
+  EXPECT_FALSE(t.find("pr34279").triton_offsets_int32);
+  EXPECT_FALSE(t.find("pr34086").triton_chunk.has_value());
+  EXPECT_FALSE(t.find("v0").trtllm_nvfp4_chunk.has_value());
+  EXPECT_EQ(t.find("main").id, "pr43599");
+  EXPECT_EQ(t.find("pr40808").id, "pr34086");  // oracle revision id alias
+  EXPECT_THROW(t.find("pr99999"), InputError);
+  const auto& c = *t.find("pr43599").trtllm_nvfp4_chunk;
+  // Worked values from vLLM PR #43599 (reference notes §4.6): E=512,k=22 -> 378,344 -> capped 300,000;
+  // E=256,k=8 -> 1,044,511 -> 300,000; E=512,k=28 -> 297,270.
+  EXPECT_EQ(c.chunk_size(512, 22), 300000);
+  EXPECT_EQ(c.chunk_size(256, 8), 300000);
+  EXPECT_EQ(c.chunk_size(512, 28), 297270);
+  TrtllmNvfp4Chunk uncapped = c;
+  uncapped.cap = INT64_MAX;
+  EXPECT_EQ(uncapped.chunk_size(512, 22), 378344);
+  EXPECT_EQ(uncapped.chunk_size(256, 8), 1044511);
+}
+
+TEST(TritonConfig, VllmDefaultRulesPerRevision) {
+  auto r = TritonConfigRules::load(models_dir(), "vllm");
+  TritonConfigQuery q;
+  q.E = 8;
+  q.N = 1792;
+  // After #34846 (reference §3.1): M<=32 -> BM16; M<=64 -> BN64, BK128; warps 4 (M<=128); stages 4 (M<=32).
+  q.M = 16;
+  auto c = r.default_config(q, "pr34846");
+  EXPECT_EQ(c.block_m, 16);
+  EXPECT_EQ(c.block_n, 64);
+  EXPECT_EQ(c.block_k, 128);
+  EXPECT_EQ(c.num_warps, 4);
+  EXPECT_EQ(c.num_stages, 4);
+  EXPECT_EQ(c.group_m, 1);
+  // M=4096, E=8: BM128, BN128, BK64, GROUP 16 (4096//8 = 512 > 128), warps 8, stages 3.
+  q.M = 4096;
+  c = r.default_config(q, "pr34846");
+  EXPECT_EQ(c.block_m, 128);
+  EXPECT_EQ(c.block_n, 128);
+  EXPECT_EQ(c.block_k, 64);
+  EXPECT_EQ(c.group_m, 16);
+  EXPECT_EQ(c.num_warps, 8);
+  EXPECT_EQ(c.num_stages, 3);
+  // fp8 block: BM 16 (M<=64) else 64; BN/BK = block shape.
+  q.dtype = "fp8_w8a8";
+  q.block_shape = std::make_pair<std::int64_t, std::int64_t>(128, 128);
+  q.M = 100;
+  c = r.default_config(q, "pr34846");
+  EXPECT_EQ(c.block_m, 64);
+  EXPECT_EQ(c.block_n, 128);
+  EXPECT_EQ(c.block_k, 128);
+  EXPECT_EQ(c.group_m, 32);
+  // Before #34846: M <= E -> {16,32,64}, else {64,64,32,G8}.
+  q.dtype.clear();
+  q.block_shape.reset();
+  q.M = 8;
+  c = r.default_config(q, "pre-34846");
+  EXPECT_EQ(c.block_m, 16);
+  EXPECT_EQ(c.block_n, 32);
+  q.M = 9;
+  c = r.default_config(q, "pre-34846");
+  EXPECT_EQ(c.block_m, 64);
+  EXPECT_EQ(c.group_m, 8);
+}
+
+TEST(TritonConfig, FileNamesFollowEachFramework) {
+  TritonConfigQuery q;
+  q.E = 256;
+  q.N = 128;
+  q.device_name = "NVIDIA H200 141GB HBM3e";
+  q.dtype = "fp8_w8a8";
+  q.block_shape = std::make_pair<std::int64_t, std::int64_t>(128, 128);
+  EXPECT_EQ(tuned_config_file_name(q), "E=256,N=128,device_name=NVIDIA_H200,dtype=fp8_w8a8,block_shape=[128,128].json");
+  q.framework = "sglang";
+  q.device_name = "NVIDIA H100 80GB HBM3";
+  q.down = true;
+  EXPECT_EQ(tuned_config_file_name(q),
+            "E=256,N=128,device_name=NVIDIA_H100_80GB_HBM3,dtype=fp8_w8a8,block_shape=[128, 128]_down.json");
+  q.framework = "vllm";
+  q.dtype.clear();
+  q.block_shape.reset();
+  EXPECT_EQ(tuned_config_file_name(q), "E=256,N=128,device_name=NVIDIA_H100_80GB_HBM3.json");
+}
+
+TEST(TritonConfig, NearestKeyLookupTiesToFirst) {
+  TritonConfigQuery q;
+  q.E = 8;
+  q.N = 1792;
+  q.device_name = "NVIDIA A10";
+  const std::vector<std::string> dirs = {std::string(MOESIM_TEST_DATA_DIR) + "/triton_configs"};
+  q.M = 3;  // keys 2 and 4 are equally near: the first in file order (2) wins
+  auto c = lookup_tuned_config(dirs, q);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->block_n, 64);
+  EXPECT_NE(c->origin.find("key 2"), std::string::npos);
+  q.M = 600;  // |600-4| = 596 > |600-1024| = 424
+  c = lookup_tuned_config(dirs, q);
+  EXPECT_EQ(c->block_m, 128);
+  q.E = 9;
+  EXPECT_FALSE(lookup_tuned_config(dirs, q).has_value());
+}

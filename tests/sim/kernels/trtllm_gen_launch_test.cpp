@@ -1,0 +1,266 @@
+// TRTLLM-gen launch geometry. The reference below re-implements the published upstream code
+// (flashinfer include/flashinfer/trtllm/fused_moe/runner.h getMaxNumCtasInBatchDim and
+// csrc/trtllm_fused_moe_kernel_launcher.cu computeSelectedTileN, v0.6.11.post2) independently
+// of sim/kernels, and brute-force scans token counts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <set>
+
+#include "models/lib/device.hpp"
+#include "models/lib/flashinfer_profile.hpp"
+#include "sim/core/paths.hpp"
+#include "sim/kernels/threshold.hpp"
+#include "sim/kernels/trtllm_gen_launch.hpp"
+
+using namespace moesim;
+using namespace moesim::kernels;
+
+namespace ref {
+// runner.h: distribute one token per expert, then pour the rest into tile-sized buckets.
+std::int64_t ctas(std::int64_t T, std::int64_t K, std::int64_t E, std::int64_t tile) {
+  std::int64_t rem = T * K, n = 0;
+  std::int64_t filled = rem < E ? rem : E;
+  n += filled;
+  rem -= filled;
+  if (rem > 0) n += rem / tile;
+  return n;
+}
+int npow2(float v) {
+  int n = static_cast<int>(std::ceil(v));
+  if (n <= 1) return 1;
+  int p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+// computeSelectedTileN's smallest candidate (the default tile).
+int default_tile(const std::vector<int>& tiles, std::int64_t T, std::int64_t K, std::int64_t L) {
+  float avg = static_cast<float>(T * K) / static_cast<float>(L);
+  int c = std::min(std::max(npow2(avg), tiles.front()), tiles.back());
+  auto it = std::find(tiles.begin(), tiles.end(), c);
+  return it == tiles.begin() ? c : *std::prev(it);
+}
+}  // namespace ref
+
+class TrtllmGen : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    devs = new models::DeviceTable(models::DeviceTable::load(models_dir()));
+    fis = new models::FlashInferProfiles(models::FlashInferProfiles::load(models_dir()));
+  }
+  static models::DeviceTable* devs;
+  static models::FlashInferProfiles* fis;
+  LaunchEnv env(const std::string& dev, const std::string& v) {
+    LaunchEnv e;
+    e.device = &devs->find(dev);
+    e.flashinfer = &fis->find(v);
+    return e;
+  }
+  static LaunchProblem nemotron_super(std::int64_t T) {
+    LaunchProblem p;
+    p.tokens = T;
+    p.num_experts = p.local_experts = 512;
+    p.top_k = 22;
+    p.hidden = 1024;
+    p.intermediate = 2688;
+    p.gated = false;
+    p.activation = "relu2";
+    p.quant = "nvfp4";
+    p.routing = "deepseek";
+    return p;
+  }
+  static bool has(const std::vector<Finding>& v, const std::string& id) {
+    return std::any_of(v.begin(), v.end(), [&](const Finding& f) { return f.id == id; });
+  }
+  static const Finding* get(const std::vector<Finding>& v, const std::string& id) {
+    for (const auto& f : v)
+      if (f.id == id) return &f;
+    return nullptr;
+  }
+};
+models::DeviceTable* TrtllmGen::devs = nullptr;
+models::FlashInferProfiles* TrtllmGen::fis = nullptr;
+
+TEST_F(TrtllmGen, CtaFormulaMatchesReferenceOnAGrid) {
+  for (std::int64_t E : {1, 8, 64, 256, 512, 2048})
+    for (std::int64_t K : {1, 2, 8, 22, 32})
+      for (std::int64_t tile : {8, 16, 64, 128, 256})
+        for (std::int64_t T : {1LL, 3LL, 7LL, 100LL, 4095LL, 65536LL, 378345LL, 1000003LL})
+          EXPECT_EQ(trtllm_gen::max_num_ctas_in_batch_dim(T, K, E, tile), ref::ctas(T, K, E, tile)) << E << " " << K << " " << tile << " " << T;
+}
+
+TEST_F(TrtllmGen, FirstGridYOverflowE512K22Tile128IsBruteForced378345) {
+  // Brute force over the published formula: first T with more than 65,535 CTAs.
+  std::int64_t first = -1;
+  for (std::int64_t T = 1; T <= 400000; ++T)
+    if (ref::ctas(T, 22, 512, 128) > 65535) {
+      first = T;
+      break;
+    }
+  EXPECT_EQ(first, 378345);
+  EXPECT_EQ(ref::ctas(378345, 22, 512, 128), 65536);
+  EXPECT_EQ(ref::ctas(378344, 22, 512, 128), 65535);
+}
+
+TEST_F(TrtllmGen, SelectedTileSetsFromReferenceNotes) {
+  auto e = env("b200", "0.6.11.post2");
+  auto fp4 = trtllm_gen::supported_tiles(e.flashinfer->trtllm, "nvfp4", nullptr);
+  EXPECT_EQ(fp4, (std::vector<int>{8, 16, 32, 64, 128, 256}));
+  EXPECT_EQ(trtllm_gen::supported_tiles(e.flashinfer->trtllm, "mxfp4_bf16", nullptr), (std::vector<int>{8, 16, 32, 64}));
+  auto bf16 = trtllm_gen::supported_tiles(e.flashinfer->trtllm, "bf16", nullptr);
+  // 1 token, E=256, K=8: avg 0.03125 -> center 8 -> {8,16,32}, default 8.
+  EXPECT_EQ(trtllm_gen::compute_selected_tile_n(bf16, 1, 8, 256), (std::set<int>{8, 16, 32}));
+  // NVFP4 at large T: {128, 256}, default 128; BF16 at large T: default 64.
+  EXPECT_EQ(trtllm_gen::compute_selected_tile_n(fp4, 400000, 22, 512), (std::set<int>{128, 256}));
+  EXPECT_EQ(trtllm_gen::default_tile(bf16, 400000, 22, 512), 64);
+  // Agreement with the reference over a scan.
+  for (std::int64_t T = 1; T < 20000; T += 7) {
+    EXPECT_EQ(trtllm_gen::default_tile(fp4, T, 22, 512), ref::default_tile(fp4, T, 22, 512)) << T;
+    EXPECT_EQ(trtllm_gen::default_tile(bf16, T, 8, 256), ref::default_tile(bf16, T, 8, 256)) << T;
+  }
+}
+
+TEST_F(TrtllmGen, GridYBothSidesOfThreshold) {
+  auto e = env("b200", "0.6.11.post2");
+  EXPECT_FALSE(has(trtllm_gen::check(nemotron_super(378344), e), "GRID_Y_OVERFLOW"));
+  auto f = trtllm_gen::check(nemotron_super(378345), e);
+  const Finding* g = get(f, "GRID_Y_OVERFLOW");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(*g->value, 65536);
+  EXPECT_EQ(*g->limit_value, 65535);
+  EXPECT_EQ(g->severity, Severity::error);
+  EXPECT_NE(g->upstream.find("getMaxNumCtasInBatchDim"), std::string::npos);
+  EXPECT_NE(g->formula.find("65,536"), std::string::npos);
+  // 400k tokens (the seed case).
+  EXPECT_TRUE(has(trtllm_gen::check(nemotron_super(400000), e), "GRID_Y_OVERFLOW"));
+}
+
+TEST_F(TrtllmGen, SegmentedThresholdEqualsBruteForceForSeveralShapes) {
+  // For each shape, brute-force the first T whose default-tile grid exceeds 65535, using only
+  // the reference, then compare with first_failing over the check's own segments.
+  struct Case { const char* quant; std::int64_t E, K; };
+  for (Case c : {Case{"nvfp4", 512, 22}, Case{"bf16", 512, 22}, Case{"bf16", 256, 8}, Case{"fp8_per_tensor", 128, 32}}) {
+    auto e = env("b200", "0.6.11.post2");
+    auto tiles = trtllm_gen::supported_tiles(e.flashinfer->trtllm, c.quant, nullptr);
+    std::int64_t brute = -1;
+    for (std::int64_t T = 1; T <= 3000000; ++T) {
+      if (ref::ctas(T, c.K, c.E, ref::default_tile(tiles, T, c.K, c.E)) > 65535) {
+        brute = T;
+        break;
+      }
+    }
+    ASSERT_GT(brute, 0) << c.quant;
+    LaunchProblem p = nemotron_super(1);
+    p.quant = c.quant;
+    p.num_experts = p.local_experts = c.E;
+    p.top_k = c.K;
+    p.gated = true;
+    p.activation = "silu";
+    p.routing = "renormalize";
+    auto fires = [&](std::int64_t t) {
+      p.tokens = t;
+      return has(trtllm_gen::check(p, e), "GRID_Y_OVERFLOW");
+    };
+    auto got = first_failing(fires, trtllm_gen::segment_starts(p, e, 1, 3000000), 1, 3000000);
+    ASSERT_TRUE(got.has_value()) << c.quant;
+    EXPECT_EQ(*got, brute) << c.quant << " E=" << c.E << " K=" << c.K;
+  }
+}
+
+TEST_F(TrtllmGen, Int32ExpandedTokensBothSides) {
+  auto e = env("b200", "0.6.11.post2");
+  // 22 * 97,612,893 = 2,147,483,646 <= INT32_MAX < 22 * 97,612,894
+  EXPECT_FALSE(has(trtllm_gen::check(nemotron_super(97612893), e), "INT32_OFFSET_OVERFLOW"));
+  EXPECT_TRUE(has(trtllm_gen::check(nemotron_super(97612894), e), "INT32_OFFSET_OVERFLOW"));
+}
+
+TEST_F(TrtllmGen, ArchGatePerVersion) {
+  auto p = nemotron_super(100);
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("h100", "0.6.11.post2")), "EMPTY_TACTIC_SET"));
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("thor", "0.6.12")), "EMPTY_TACTIC_SET"));
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("rtx-pro-6000", "0.6.6")), "EMPTY_TACTIC_SET"));
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("rtx-pro-6000", "0.6.7")), "EMPTY_TACTIC_SET"));
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b300", "0.6.6")), "EMPTY_TACTIC_SET"));
+}
+
+TEST_F(TrtllmGen, RoutingLimitsBothSides) {
+  auto p = nemotron_super(100);
+  p.routing = "renormalize";
+  p.top_k = 10;
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.6")), "EMPTY_TACTIC_SET"));
+  p.top_k = 11;  // v0.6.6 renormalize: MaxNumTopExperts = 10
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.6")), "EMPTY_TACTIC_SET"));
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.7")), "EMPTY_TACTIC_SET"));
+  p.top_k = 33;  // v0.6.7+: MaxSupportedTopExperts = 32
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.7")), "EMPTY_TACTIC_SET"));
+  p.top_k = 8;
+  p.num_experts = p.local_experts = 2049;
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.11")), "EMPTY_TACTIC_SET"));
+}
+
+TEST_F(TrtllmGen, ActivationSupportPerVersion) {
+  auto p = nemotron_super(100);
+  p.quant = "bf16";  // relu2 (non-gated) through the BF16 launcher
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.6")), "ACTIVATION_UNSUPPORTED"));
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.7")), "ACTIVATION_UNSUPPORTED"));
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.8.post1")), "ACTIVATION_UNSUPPORTED"));
+  p.quant = "fp8_block128";  // DeepSeek FP8 is Swiglu-only in every version
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.12")), "ACTIVATION_UNSUPPORTED"));
+  p.gated = true;
+  p.activation = "silu";
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.12")), "ACTIVATION_UNSUPPORTED"));
+}
+
+TEST_F(TrtllmGen, StaleTacticTileOnlyFailsWhereLaunchersAreNotBuiltForAllTiles) {
+  auto p = nemotron_super(10);  // avg 0.43 -> center 8 -> set {8, 16, 32}
+  p.tactic = "tile=256";
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.6")), "TILE_UNREGISTERED"));
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.7")), "TILE_UNREGISTERED"));
+  p.tactic = "tile=16";
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.6")), "TILE_UNREGISTERED"));
+  p.tactic = "tile=192";  // not a tile of any launcher before the 0.6.16 nightlies
+  EXPECT_TRUE(has(trtllm_gen::check(p, env("b200", "0.6.12")), "TILE_UNREGISTERED"));
+}
+
+TEST_F(TrtllmGen, GlobalScaleContractPerVersion) {
+  auto p = nemotron_super(1000);
+  p.act_global_scale_numel = 512;  // per-expert [num_experts]
+  auto f11 = trtllm_gen::check(p, env("b200", "0.6.11"));
+  const Finding* s = get(f11, "SCALE_SHAPE_CONTRACT");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->severity, Severity::error);
+  EXPECT_NE(s->message.find("globalScale should have shape [1] or [num_tokens]"), std::string::npos);
+  EXPECT_NE(s->upstream.find("fp4Quantize.cpp:64"), std::string::npos);
+  auto f10 = trtllm_gen::check(p, env("b200", "0.6.10"));
+  ASSERT_NE(get(f10, "SCALE_SHAPE_CONTRACT"), nullptr);
+  EXPECT_EQ(get(f10, "SCALE_SHAPE_CONTRACT")->severity, Severity::warning);
+  p.act_global_scale_numel = 1;
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.11")), "SCALE_SHAPE_CONTRACT"));
+  // numel == num_tokens == num_experts: accepted as row-wise -> wrong result.
+  p.act_global_scale_numel = 512;
+  p.tokens = 512;
+  auto fr = trtllm_gen::check(p, env("b200", "0.6.11"));
+  ASSERT_NE(get(fr, "SCALE_SHAPE_CONTRACT"), nullptr);
+  EXPECT_NE(get(fr, "SCALE_SHAPE_CONTRACT")->message.find("row-wise"), std::string::npos);
+}
+
+TEST_F(TrtllmGen, ExpertIdsAndScaleFactsBothSides) {
+  auto e = env("b200", "0.6.11.post2");
+  auto p = nemotron_super(100);
+  p.max_expert_id = 511;
+  p.min_expert_id = 0;
+  EXPECT_FALSE(has(trtllm_gen::check(p, e), "EXPERT_ID_RANGE"));
+  p.max_expert_id = 512;
+  EXPECT_TRUE(has(trtllm_gen::check(p, e), "EXPERT_ID_RANGE"));
+  p.max_expert_id = 511;
+  p.weight_scale_dtype = "ue4m3";
+  p.weight_scale_layout = "trtllm-gen";
+  EXPECT_FALSE(has(trtllm_gen::check(p, e), "SCALE_DTYPE_CONTRACT"));
+  EXPECT_FALSE(has(trtllm_gen::check(p, e), "LAYOUT_MISMATCH"));
+  p.weight_scale_dtype = "ue8m0";
+  p.weight_scale_layout = "linear";
+  EXPECT_TRUE(has(trtllm_gen::check(p, e), "SCALE_DTYPE_CONTRACT"));
+  EXPECT_TRUE(has(trtllm_gen::check(p, e), "LAYOUT_MISMATCH"));
+}
