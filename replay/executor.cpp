@@ -33,6 +33,8 @@ const EmuBuffer& ReplayResult::output() const {
   return *b;
 }
 
+int resolve_threads(int requested) { return requested > 0 ? requested : omp_get_max_threads(); }
+
 void validate_inputs(const CallInputs& in, const std::string& where) {
   const auto& p = in.problem;
   if (p.num_tokens < 0 || p.top_k <= 0 || p.num_experts <= 0 || p.hidden <= 0 || p.intermediate <= 0)
@@ -83,7 +85,7 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& 
     if (!res.buffers.count(ext))
       throw InputError(spec.file + ":/stages", "stage input '" + ext + "' is produced by no stage and is not a call input");
 
-  const int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+  const int threads = resolve_threads(opt.threads);
   const auto t0 = std::chrono::steady_clock::now();
   for (std::size_t oi = 0; oi < plan.order.size(); ++oi) {
     const kernels::StageSpec& st = spec.stages[plan.order[oi]];

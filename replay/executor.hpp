@@ -51,6 +51,9 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, const CallInputs& inpu
 ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& impl, const CallInputs& inputs,
                         const kernels::WeightProvider& weights, const ReplayOptions& opt = {});
 
+// The thread count a replay uses for `requested` (0 = OpenMP default).
+int resolve_threads(int requested);
+
 // Checks inputs against the problem shape (InputError naming `where`).
 void validate_inputs(const CallInputs& in, const std::string& where);
 
