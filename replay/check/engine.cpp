@@ -180,7 +180,11 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
   // Framework revision.
   const auto& chunks = chunking(opt.framework);
   const models::FrameworkRevision& rev = chunks.find(opt.framework_revision.empty() ? chunks.latest() : opt.framework_revision);
-  const std::string fw = opt.framework + "@" + rev.id;
+  const std::string requested_rev = opt.framework_revision.empty() ? rev.id : opt.framework_revision;
+  const std::string fw = opt.framework + "@" + requested_rev;
+  if (requested_rev != rev.id)
+    rep.notes.push_back(fw + ": chunking and Triton offset rules are those of revision '" + rev.id + "' (" +
+                        chunks.find(rev.id).date + (rev.note.empty() ? "" : "; " + rev.note) + ")");
   const auto& rules = triton_rules(opt.framework);
   std::string rules_rev = rev.id;
   try {

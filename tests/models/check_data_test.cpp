@@ -245,3 +245,32 @@ TEST(TritonConfig, NearestKeyLookupTiesToFirst) {
   q.E = 9;
   EXPECT_FALSE(lookup_tuned_config(dirs, q).has_value());
 }
+
+TEST(TritonConfig, SglangDownConfigTakesUpBlockSizeM) {
+  const std::string d = tmpdir("sglang_down");
+  TritonConfigQuery q;
+  q.framework = "sglang";
+  q.E = 8;
+  q.N = 1792;
+  q.device_name = "NVIDIA A10";
+  q.M = 64;
+  write(d + "/" + tuned_config_file_name(q),
+        R"({"64": {"BLOCK_SIZE_M": 32, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 64, "GROUP_SIZE_M": 1}})");
+  TritonConfigQuery dq = q;
+  dq.down = true;
+  write(d + "/" + tuned_config_file_name(dq),
+        R"({"64": {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1}})");
+  auto rules = TritonConfigRules::load(models_dir(), "sglang");
+  auto up = select_triton_config(rules, "s0", {d}, q);
+  auto down = select_triton_config(rules, "s0", {d}, dq);
+  EXPECT_EQ(up.block_m, 32);
+  EXPECT_EQ(down.block_m, 32);  // overwritten with the up config's BLOCK_SIZE_M
+  EXPECT_EQ(down.block_n, 128);
+  // No files: SGLang defaults ({16,32,64} when M <= E, else {64,64,32,G8}).
+  auto dflt = select_triton_config(rules, "s0", {}, q);
+  EXPECT_EQ(dflt.block_m, 64);
+  EXPECT_EQ(dflt.block_k, 32);
+  // Malformed tuned file: error names the file.
+  write(d + "/" + tuned_config_file_name(q), R"({"sixty": {}})");
+  EXPECT_THROW(select_triton_config(rules, "s0", {d}, q), InputError);
+}

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 
 namespace {
@@ -70,4 +72,32 @@ TEST(CmdCheck, VllmRevisionUsesOracleAndChunking) {
   std::string notes = boost::json::serialize(j.at("notes"));
   EXPECT_NE(notes.find("selects backend"), std::string::npos) << r.out;
   for (const auto& f : j.at("findings").as_array()) EXPECT_NE(f.at("id").as_string(), "GRID_Y_OVERFLOW") << r.out;
+}
+
+TEST(CmdCheck, TraceFileFromSynthAndCorruptFile) {
+  const std::string dir = ::testing::TempDir();
+  const std::string trace = dir + "/moesim_cmd_check_" + std::to_string(::getpid()) + ".h5";
+  auto s = run("synth --preset nemotron-3-super -o " + trace + " -t 400000 --mode counts --device b200 --flashinfer 0.6.11.post2");
+  ASSERT_EQ(s.code, 0) << s.out;
+  // Device and FlashInfer version come from the trace's recording context.
+  auto r = run("check " + trace + " --backend flashinfer_trtllm --threshold --json");
+  EXPECT_EQ(r.code, 1) << r.out;
+  auto j = boost::json::parse(r.out);
+  bool grid = false;
+  for (const auto& f : j.at("findings").as_array())
+    if (f.at("id").as_string() == "GRID_Y_OVERFLOW") {
+      grid = true;
+      EXPECT_EQ(f.at("device").as_string(), "b200");
+      EXPECT_EQ(f.at("library_version").as_string(), "0.6.11.post2");
+      EXPECT_EQ(f.at("first_failing_tokens").as_int64(), 378345);
+    }
+  EXPECT_TRUE(grid);
+  std::remove(trace.c_str());
+  const std::string bad = dir + "/moesim_cmd_check_bad_" + std::to_string(::getpid()) + ".h5";
+  FILE* f = std::fopen(bad.c_str(), "wb");
+  std::fputs("not an hdf5 file", f);
+  std::fclose(f);
+  auto b = run("check " + bad + " --device b200");
+  EXPECT_EQ(b.code, 2) << b.out;
+  std::remove(bad.c_str());
 }

@@ -298,3 +298,24 @@ TEST(CheckEngine, FindingJsonCarriesAllFields) {
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["first_failing_tokens"].as_int64(), 378345);
 }
+
+TEST(CheckEngine, SglangInt32OffsetsBeforePr4727BothSides) {
+  // SGLang's fused_moe has no MoE-level chunking; before #4727 offs_token was int32:
+  // (M*8 - 1) * 7168 > 2^31 - 1 first at M = 37,450 for DeepSeek-V3 (the "~37k" report).
+  auto o = opts("h100", "", "triton");
+  o.framework = "sglang";
+  o.framework_explicit = true;
+  o.framework_revision = "pre-4727";
+  EXPECT_TRUE(find(engine().run(shape_only_workload(deepseek(), 37449), o), "INT32_OFFSET_OVERFLOW").empty());
+  auto r = engine().run(shape_only_workload(deepseek(), 37450), o);
+  ASSERT_FALSE(find(r, "INT32_OFFSET_OVERFLOW").empty());
+  EXPECT_EQ(find(r, "INT32_OFFSET_OVERFLOW")[0]->stage, "gemm2");
+  o.framework_revision = "s0";
+  EXPECT_TRUE(find(engine().run(shape_only_workload(deepseek(), 100000), o), "INT32_OFFSET_OVERFLOW").empty());
+  // Threshold search finds the same boundary.
+  o.framework_revision = "pre-4727";
+  o.threshold = true;
+  auto rt = engine().run(shape_only_workload(deepseek(), 50000), o);
+  ASSERT_FALSE(find(rt, "INT32_OFFSET_OVERFLOW").empty());
+  EXPECT_EQ(*find(rt, "INT32_OFFSET_OVERFLOW")[0]->first_failing_tokens, 37450);
+}
