@@ -25,7 +25,8 @@ class MemoryWeights final : public kernels::WeightProvider {
   std::vector<std::uint16_t> w13_, w2_;
 };
 
-// Deterministic per-expert random bf16 weights (normal * scale, RNE), generated on demand:
+// Deterministic per-expert random bf16 weights (uniform, unit variance * scale/sqrt(K), RNE),
+// generated on demand:
 // expert e of matrix m always gets the same values, independent of the read order.
 class SyntheticWeights final : public kernels::WeightProvider {
  public:

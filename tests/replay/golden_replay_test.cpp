@@ -52,9 +52,10 @@ TEST(GoldenReplay, TritonBf16IsBitIdenticalToH100) {
       ++compared;
       const kernels::StageSpec* st = spec.stage(s.stage);
       ASSERT_NE(st, nullptr);
-      if (spec.fidelity == "hw-verified" || st->fidelity == "hw-verified")
+      if (spec.fidelity == "hw-verified" || st->fidelity == "hw-verified") {
         EXPECT_TRUE(s.diff.bit_identical()) << "stage " << s.stage << ": " << s.diff.identical << "/" << s.diff.count
                                             << " identical, max_abs " << s.diff.max_abs;
+      }
     }
     EXPECT_EQ(compared, 4u);  // gemm1_out, act_out, gemm2_out, output
     if (spec.fidelity == "hw-verified") {
@@ -85,7 +86,9 @@ TEST(GoldenReplay, SiluTableAgainstH100) {
     mismatches += kernels::triton::silu_bf16(static_cast<std::uint16_t>(x)) != table[x];
   }
   const kernels::VariantSpec spec = kernels::find_variant("triton_bf16");
-  if (spec.stage("activation")->fidelity == "hw-verified") EXPECT_EQ(mismatches, 0);
+  if (spec.stage("activation")->fidelity == "hw-verified") {
+    EXPECT_EQ(mismatches, 0);
+  }
   RecordProperty("silu_mismatches", std::to_string(mismatches));
   std::cout << "silu_bf16 vs H100: " << mismatches << " mismatches over " << 65536 - nan_inputs << " inputs\n";
 }
