@@ -2,7 +2,10 @@
 // 4096x7168 anchor tensor, next to a plain memcpy of the same bytes, in one run.
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <string>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -57,5 +60,34 @@ int main() {
   row("mxfp8 e4m3 rceil", [&] { (void)quantize_mx(x.data(), rows, cols, MxElem::E4M3, MxScaleRule::Rceil); });
   row("fp8 per-token", [&] { (void)quantize_fp8(x.data(), rows, cols, Fp8Granularity::PerToken); });
   row("fp8 block-128x128", [&] { (void)quantize_fp8(x.data(), rows, cols, Fp8Granularity::Block128x128); });
+  // NVFP4 roundtrip (quantize + dequantize) of the whole tensor under each rule.
+  std::printf("\nroundtrip %lldx%lld bf16 anchor tensor (error relative to each 16-block amax):\n", static_cast<long long>(rows),
+              static_cast<long long>(cols));
+  Nvfp4Result ref;
+  for (Nvfp4Rule r : {Nvfp4Rule::VllmKernel, Nvfp4Rule::VllmTeExact, Nvfp4Rule::TransformerEngine, Nvfp4Rule::Torchao,
+                      Nvfp4Rule::TorchaoSingleLevel, Nvfp4Rule::ModelOpt}) {
+    const GlobalScale g{GlobalScale::Shape::PerTensor, {global_scale_from_amax(r, amax)}, {}};
+    const auto q = quantize_nvfp4(x.data(), rows, cols, g, r);
+    if (r == Nvfp4Rule::VllmKernel) ref = q;
+    std::int64_t dsf = 0, dpk = 0;
+    for (std::size_t i = 0; i < q.scales.size(); ++i) dsf += q.scales[i] != ref.scales[i];
+    for (std::size_t i = 0; i < q.packed.size(); ++i) dpk += q.packed[i] != ref.packed[i];
+    const auto d = dequantize_nvfp4(q, rows, cols, g, r);
+    double worst = 0, sum = 0;
+    std::int64_t blocks = 0;
+    for (std::int64_t b = 0; b < n / 16; ++b) {
+      double bmax = 0, berr = 0;
+      for (int j = 0; j < 16; ++j) {
+        bmax = std::max(bmax, std::fabs(double(x[b * 16 + j])));
+        berr = std::max(berr, std::fabs(double(d[b * 16 + j]) - x[b * 16 + j]));
+      }
+      if (bmax == 0) continue;
+      worst = std::max(worst, berr / bmax);
+      sum += berr / bmax;
+      ++blocks;
+    }
+    std::printf("  %-22s max %.4f  mean %.4f  | vs vllm-kernel: %lld scale bytes, %lld data bytes differ\n",
+                std::string(nvfp4_rule_name(r)).c_str(), worst, sum / blocks, static_cast<long long>(dsf), static_cast<long long>(dpk));
+  }
   return 0;
 }
