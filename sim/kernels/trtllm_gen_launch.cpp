@@ -74,6 +74,26 @@ int default_tile(const std::vector<int>& tiles, std::int64_t tokens, std::int64_
   return s.empty() ? 0 : *s.begin();
 }
 
+std::int64_t autotune_bucket(const std::string& scheme, std::int64_t x, std::int64_t max) {
+  auto next_pow2 = [](std::int64_t v) {
+    std::int64_t p = 1;
+    while (p < v) p *= 2;
+    return p;
+  };
+  if (scheme == "hybrid") {
+    if (x <= 0) return 1;
+    if (x >= max) return max;
+    if (x <= 256) return next_pow2(x);
+    if (x <= 2048) return (x + 255) / 256 * 256;
+    if (x <= 4096) return (x + 511) / 512 * 512;
+    return std::min(next_pow2(x), max);
+  }
+  // pow2_down: last_positive_power_of_2(x), capped at tune_max_num_tokens.
+  std::int64_t p = 1;
+  while (p * 2 <= x) p *= 2;
+  return std::min(p, max);
+}
+
 namespace {
 
 std::string tiles_str(const std::set<int>& s) {
@@ -208,6 +228,29 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
     }
   }
 
+  // Autotuned tactics are cached per token bucket and reused for every T in the bucket (and
+  // for all T above tune_max_num_tokens). Where launchers exist only for the runtime
+  // candidate set, a cached tile outside that set has no launcher.
+  if (!prof.build_launchers_for_all_tiles && p.tactic.empty()) {
+    const std::int64_t b = autotune_bucket(prof.autotune_buckets, p.tokens, prof.tune_max_num_tokens);
+    const std::set<int> tuned = compute_selected_tile_n(tiles, b, p.top_k, p.local_experts);
+    std::set<int> missing;
+    for (int t : tuned)
+      if (!cands.count(t)) missing.insert(t);
+    if (!missing.empty()) {
+      Finding f = make(finding_id::kTileUnregistered, Severity::warning, "gemm1", p);
+      f.message = "a tactic autotuned at token bucket " + fmt_int(b) + " may carry tile_N " + tiles_str(missing) +
+                  ", for which no launcher is built at " + fmt_int(p.tokens) +
+                  " tokens (launchers_map.at(tile_N) throws; \"stale or mismatched autotuner cache entry\")";
+      f.formula = "bucket(" + fmt_int(p.tokens) + ") = " + fmt_int(b) + " -> tactic tiles " + tiles_str(tuned) +
+                  "; launchers at T: " + tiles_str(cands);
+      f.limit = "tuned tiles subset of computeSelectedTileN(T)";
+      f.upstream = "flashinfer-ai/flashinfer " + prof.tile_source + "; flashinfer/fused_moe/utils.py (" +
+                   prof.autotune_buckets + " buckets, tune_max_num_tokens " + fmt_int(prof.tune_max_num_tokens) + ")" + at;
+      out.push_back(std::move(f));
+    }
+  }
+
   // GEMM grid.y = getMaxNumCtasInBatchDim(T, K, local experts, tile).
   if (expanded <= INT32_MAX) {
     const std::int64_t ctas = max_num_ctas_in_batch_dim(p.tokens, p.top_k, p.local_experts, used_tile);
@@ -285,6 +328,13 @@ std::vector<std::int64_t> segment_starts(const LaunchProblem& p, const LaunchEnv
     auto blocks = [&](std::int64_t t) { return bx * std::min<std::int64_t>(prof.finalize_blocks_y_cap, t); };
     if (auto t = first_at_least(blocks, prof.finalize_vecload_threshold, lo, hi)) s.push_back(*t);
   }
+  // Autotune buckets change at powers of two (and 256/512 steps for hybrid buckets).
+  for (std::int64_t b = 1; b <= std::min<std::int64_t>(hi, 2 * prof.tune_max_num_tokens); b *= 2) {
+    s.push_back(b);
+    s.push_back(b + 1);
+  }
+  if (prof.autotune_buckets == "hybrid")
+    for (std::int64_t b = 256; b <= 4096 && b <= hi; b += 256) s.push_back(b + 1);
   // The fp4_quantize global-scale contract changes at T == numel(globalScale).
   if (p.act_global_scale_numel) {
     s.push_back(*p.act_global_scale_numel);

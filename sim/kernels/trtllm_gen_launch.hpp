@@ -33,6 +33,10 @@ std::set<int> compute_selected_tile_n(const std::vector<int>& tiles, std::int64_
 // Default tile when no tactic is given: the smallest candidate.
 int default_tile(const std::vector<int>& tiles, std::int64_t tokens, std::int64_t top_k, std::int64_t local_experts);
 
+// The autotuner's token bucket for T (flashinfer/fused_moe/utils.py): "pow2_down" =
+// min(last_positive_power_of_2(T), tune_max); "hybrid" (v0.6.10+) = map_to_hybrid_bucket.
+std::int64_t autotune_bucket(const std::string& scheme, std::int64_t tokens, std::int64_t tune_max);
+
 std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env);
 
 // Token counts in [lo, hi] where the default tile (and the candidate set) changes, plus the

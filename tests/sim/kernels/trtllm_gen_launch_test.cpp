@@ -264,3 +264,38 @@ TEST_F(TrtllmGen, ExpertIdsAndScaleFactsBothSides) {
   EXPECT_TRUE(has(trtllm_gen::check(p, e), "SCALE_DTYPE_CONTRACT"));
   EXPECT_TRUE(has(trtllm_gen::check(p, e), "LAYOUT_MISMATCH"));
 }
+
+TEST_F(TrtllmGen, AutotuneBuckets) {
+  // utils.py: pow2-down (<= v0.6.8.post1) and hybrid (v0.6.10+) mappings, tune_max 8192.
+  EXPECT_EQ(trtllm_gen::autotune_bucket("pow2_down", 3000, 8192), 2048);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("pow2_down", 400000, 8192), 8192);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("pow2_down", 1, 8192), 1);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("hybrid", 3000, 8192), 3072);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("hybrid", 300, 8192), 512);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("hybrid", 200, 8192), 256);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("hybrid", 5000, 8192), 8192);
+  EXPECT_EQ(trtllm_gen::autotune_bucket("hybrid", 0, 8192), 1);
+}
+
+TEST_F(TrtllmGen, StaleAutotunedTileAcrossBucketOnlyWithoutAllTileLaunchers) {
+  // BF16, E=256, K=8: bucket(3000) = 2048 -> avg 64 -> tuned set {32,64,128}; at T=3000 avg
+  // 93.75 -> center 128 -> launchers {64,128}: tile 32 has none in v0.6.6.
+  LaunchProblem p = nemotron_super(3000);
+  p.quant = "bf16";
+  p.num_experts = p.local_experts = 256;
+  p.top_k = 8;
+  p.gated = true;
+  p.activation = "silu";
+  p.routing = "renormalize";
+  auto f = trtllm_gen::check(p, env("b200", "0.6.6"));
+  const Finding* t = get(f, "TILE_UNREGISTERED");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->severity, Severity::warning);
+  EXPECT_NE(t->formula.find("bucket(3,000) = 2,048"), std::string::npos) << t->formula;
+  // Both sides: at T = 2048 the bucket is T itself.
+  p.tokens = 2048;
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.6")), "TILE_UNREGISTERED"));
+  // v0.6.7+ builds launchers for all tiles.
+  p.tokens = 3000;
+  EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.7")), "TILE_UNREGISTERED"));
+}
