@@ -127,16 +127,15 @@ float fdpa_step(const Bf16Row& a, const Bf16Row& b, std::int64_t k0, float c) {
     pe[j] = pm[j] == 0 ? kEZero : ae[j] + be[j];
     emax = std::max(emax, pe[j]);
   }
-  // Units of 2^(emax - F). Product j = pm * 2^(pe - 14); C = cm * 2^(ce - 23).
+  // Units of 2^(emax - F). Product j = pm * 2^(pe - 14) = (|pm| << 11) >> (emax - pe) units,
+  // truncated toward zero on the magnitude; branch-free (zero products contribute 0).
   std::int64_t sum = 0;
   for (int j = 0; j < kL; ++j) {
-    if (pm[j] == 0) continue;
-    const int sh = pe[j] - emax + (kF - 14);
-    const std::int64_t mag = std::llabs(pm[j]);
-    std::int64_t t;
-    if (sh >= 0) t = mag << sh;
-    else t = (-sh >= 63) ? 0 : (mag >> -sh);
-    sum += pm[j] < 0 ? -t : t;
+    const std::int64_t neg = pm[j] >> 31;  // 0 or -1
+    const std::int64_t mag = (static_cast<std::int64_t>(pm[j]) ^ neg) - neg;
+    const int rs = std::min(emax - pe[j], 63);
+    const std::int64_t t = (mag << (kF - 14)) >> rs;
+    sum += (t ^ neg) - neg;
   }
   if (!c_zero) {
     const int sh = ce - emax + (kF - 23);
