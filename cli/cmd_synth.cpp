@@ -42,7 +42,7 @@ int run(const std::vector<std::string>& args) {
       ("mode", po::value<std::string>(&o.mode)->default_value("routing"), "routing (topk ids+weights) | counts (per-expert token counts only)")
       ("seed,s", po::value<std::uint64_t>(&o.seed)->default_value(0), "random seed")
       ("activations", po::bool_switch(&o.activations), "include bf16 hidden_states ~ N(0,1)")
-      ("weights", po::value<std::string>(&o.weights)->default_value("none"), "random expert weights: none | bf16")
+      ("weights", po::value<std::string>(&o.weights)->default_value("none"), "random expert weights: none | bf16 | fp8 (e4m3, 128x128 block scales) | nvfp4 (ModelOpt rule, per-expert global scale) | mxfp4 (OCP floor scales)")
       ("experts", po::value<std::int64_t>(&o.num_experts)->default_value(0), "override num_experts (0 = preset)")
       ("top-k", po::value<std::int64_t>(&o.top_k)->default_value(0), "override top_k")
       ("hidden", po::value<std::int64_t>(&o.hidden)->default_value(0), "override hidden size")

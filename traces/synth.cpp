@@ -5,6 +5,10 @@
 #include <cstring>
 
 #include "models/lib/preset.hpp"
+#include "sim/quant/fp8.hpp"
+#include "sim/quant/mx.hpp"
+#include "sim/quant/nvfp4.hpp"
+#include "sim/core/bits.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 #include "traces/trace_io.hpp"
@@ -144,8 +148,15 @@ Trace synthesize(const SynthOptions& opt, const std::string& models_dir) {
   m.quant = opt.weights == "none" ? p.native_quant : opt.weights;
   if (m.top_k > m.num_experts) throw InputError("--top-k", "top_k " + std::to_string(m.top_k) + " exceeds num_experts " + std::to_string(m.num_experts));
   if (opt.mode != "routing" && opt.mode != "counts") throw InputError("--mode " + opt.mode, "expected 'routing' or 'counts'");
-  if (opt.weights != "none" && opt.weights != "bf16")
-    throw InputError("--weights " + opt.weights, "unsupported weight dtype for synth (supported: none, bf16)");
+  if (opt.weights != "none" && opt.weights != "bf16" && opt.weights != "fp8" && opt.weights != "nvfp4" && opt.weights != "mxfp4")
+    throw InputError("--weights " + opt.weights, "unsupported weight dtype for synth (supported: none, bf16, fp8, nvfp4, mxfp4)");
+  if (opt.weights == "fp8") m.quant = "fp8_block128";
+  // Block-scaled formats need whole blocks along K (16 for NVFP4, 32 for MXFP4, 128 for fp8).
+  const std::int64_t kblock = opt.weights == "nvfp4" ? 16 : opt.weights == "mxfp4" ? 32 : opt.weights == "fp8" ? 128 : 1;
+  if (m.hidden % kblock != 0 || m.intermediate % kblock != 0)
+    throw InputError("--weights " + opt.weights, "hidden " + std::to_string(m.hidden) + " and intermediate " +
+                                                   std::to_string(m.intermediate) + " must be multiples of the block size " +
+                                                   std::to_string(kblock));
   t.context = opt.context;
   t.attrs["created_by"] = std::string("moesim synth ") + MOESIM_VERSION;
   t.attrs["preset"] = opt.preset;
@@ -179,33 +190,93 @@ Trace synthesize(const SynthOptions& opt, const std::string& models_dir) {
   return t;
 }
 
+namespace {
+
+// One expert's weight matrix in the requested storage format. Offline-quantized checkpoints
+// are reproduced with the rule their producers use: NVFP4 by ModelOpt (per-expert global
+// scale amax/2688), MXFP4 with the OCP floor scale, FP8 with DeepSeek-style 128x128 blocks.
+ExpertWeights make_expert_weights(const std::string& fmt, std::int64_t rows, std::int64_t cols, Rng& r, float* global_scale) {
+  // Scale 1/sqrt(fan_in) keeps activations O(1) through both GEMMs.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(cols));
+  std::vector<float> x(static_cast<std::size_t>(rows * cols));
+  for (auto& v : x) v = bf16_bits_to_f32(to_bf16(static_cast<float>(r.normal() * scale)));  // bf16 master weights
+  ExpertWeights w;
+  w.w.shape = {rows, cols};
+  if (fmt == "bf16") {
+    w.w.dtype = "bf16";
+    w.w.bytes.resize(x.size() * 2);
+    auto* p16 = reinterpret_cast<std::uint16_t*>(w.w.bytes.data());
+    for (std::size_t i = 0; i < x.size(); ++i) p16[i] = to_bf16(x[i]);
+  } else if (fmt == "fp8") {
+    auto q = quant::quantize_fp8(x.data(), rows, cols, quant::Fp8Granularity::Block128x128);
+    w.w.dtype = "fp8_e4m3fn";
+    w.w.bytes = std::move(q.data);
+    Tensor s{"f32", {q.scale_rows, q.scale_cols}, std::vector<std::uint8_t>(q.scales.size() * 4), "block128x128"};
+    std::memcpy(s.bytes.data(), q.scales.data(), s.bytes.size());
+    w.scale = std::move(s);
+  } else if (fmt == "nvfp4") {
+    quant::GlobalScale gs;
+    gs.values = {quant::global_scale_from_amax(quant::Nvfp4Rule::ModelOpt, quant::amax_abs(x.data(), rows * cols))};
+    *global_scale = gs.values[0];
+    auto q = quant::quantize_nvfp4(x.data(), rows, cols, gs, quant::Nvfp4Rule::ModelOpt);
+    w.w.dtype = "e2m1x2";
+    w.w.shape = {rows, cols / 2};
+    w.w.bytes = std::move(q.packed);
+    w.scale = Tensor{"ue4m3", {rows, cols / 16}, std::move(q.scales), "linear"};
+  } else {  // mxfp4
+    auto q = quant::quantize_mx(x.data(), rows, cols, quant::MxElem::E2M1, quant::MxScaleRule::OcpFloor, 32);
+    w.w.dtype = "e2m1x2";
+    w.w.shape = {rows, cols / 2};
+    w.w.bytes = std::move(q.data);
+    w.scale = Tensor{"ue8m0", {rows, cols / 32}, std::move(q.scales), "linear"};
+  }
+  return w;
+}
+
+}  // namespace
+
 Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir, const std::string& path) {
   Trace t = synthesize(opt, models_dir);
   write_trace(t, path);
-  if (opt.weights == "bf16") {
-    const ModelShape& m = t.model;
-    WeightsInfo info;
-    info.present = true;
-    info.dtype = "bf16";
-    WeightWriter ww(path, m, info);
-    const std::int64_t n1 = m.gated ? 2 * m.intermediate : m.intermediate;
+  if (opt.weights == "none") return t;
+  const ModelShape& m = t.model;
+  const std::int64_t n1 = m.gated ? 2 * m.intermediate : m.intermediate;
+  WeightsInfo info;
+  info.present = true;
+  info.dtype = opt.weights == "bf16" ? "bf16" : opt.weights == "fp8" ? "fp8_e4m3fn" : "e2m1x2";
+  std::vector<std::int64_t> s13, s2;
+  if (opt.weights != "bf16") {
+    info.has_scales = true;
+    const std::int64_t blk = opt.weights == "nvfp4" ? 16 : opt.weights == "mxfp4" ? 32 : 128;
+    info.scale_dtype = opt.weights == "nvfp4" ? "ue4m3" : opt.weights == "mxfp4" ? "ue8m0" : "f32";
+    info.scale_layout = opt.weights == "fp8" ? "block128x128" : "linear";
+    if (opt.weights == "fp8") {
+      s13 = {(n1 + 127) / 128, m.hidden / 128};
+      s2 = {(m.hidden + 127) / 128, m.intermediate / 128};
+    } else {
+      s13 = {n1, m.hidden / blk};
+      s2 = {m.hidden, m.intermediate / blk};
+    }
+  }
+  std::vector<float> g13(static_cast<std::size_t>(m.num_experts), 1.f), g2 = g13;
+  {
+    WeightWriter ww(path, m, info, s13, s2);
     for (std::int64_t e = 0; e < m.num_experts; ++e) {
       for (int which = 0; which < 2; ++which) {
         const std::int64_t rows = which == 0 ? n1 : m.hidden, cols = which == 0 ? m.hidden : m.intermediate;
-        // Scale 1/sqrt(fan_in) keeps activations O(1) through both GEMMs.
-        const double scale = 1.0 / std::sqrt(static_cast<double>(cols));
-        ExpertWeights w;
-        w.w.dtype = "bf16";
-        w.w.shape = {rows, cols};
-        w.w.bytes.resize(static_cast<std::size_t>(rows * cols) * 2);
         Rng r(opt.seed, 0x30000000ull + static_cast<std::uint64_t>(e) * 2 + static_cast<std::uint64_t>(which));
-        auto* p16 = reinterpret_cast<std::uint16_t*>(w.w.bytes.data());
-        for (std::int64_t i = 0; i < rows * cols; ++i) p16[i] = to_bf16(static_cast<float>(r.normal() * scale));
-        ww.write(which == 0 ? "w13" : "w2", e, w);
+        float g = 1.f;
+        ww.write(which == 0 ? "w13" : "w2", e, make_expert_weights(opt.weights, rows, cols, r, &g));
+        (which == 0 ? g13 : g2)[static_cast<std::size_t>(e)] = g;
       }
     }
-    t.weights = info;
+    if (opt.weights == "nvfp4") {
+      ww.write_global_scales("w13", g13);
+      ww.write_global_scales("w2", g2);
+      info.has_global_scales = true;
+    }
   }
+  t.weights = info;
   return t;
 }
 

@@ -142,4 +142,11 @@ void WeightWriter::write(const std::string& which, std::int64_t expert, const Ex
   if (w.scale) f.write_rows(ds + "_scale", f.scalar(ds + "_scale"), expert, 1, w.scale->bytes.data());
 }
 
+void WeightWriter::write_global_scales(const std::string& which, const std::vector<float>& per_expert) {
+  h5::File& f = impl_->file;
+  const std::string ds = ds_name(which, f.path()) + "_global_scale";
+  f.write(ds, h5::Scalar::F32, {static_cast<std::int64_t>(per_expert.size())}, per_expert.data());
+  f.set_attr(ds, "dtype", std::string("f32"));
+}
+
 }  // namespace moesim::traces

@@ -43,6 +43,8 @@ class WeightWriter {
                std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {});
   ~WeightWriter();
   void write(const std::string& which, std::int64_t expert, const ExpertWeights& w);
+  // Per-expert fp32 global scales ([E]: NVFP4 decode scales), written once after the experts.
+  void write_global_scales(const std::string& which, const std::vector<float>& per_expert);
 
  private:
   struct Impl;
