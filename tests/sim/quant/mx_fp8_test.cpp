@@ -123,7 +123,9 @@ TEST(Fp8Quant, GranularitiesShapesAndValues) {
     // the block max maps to 448 (or its rounding neighbourhood)
     double amax = 0;
     for (float v : x) amax = std::max(amax, std::fabs(double(v)));
-    if (g.g == Fp8Granularity::PerTensor) EXPECT_EQ(q.scales[0], static_cast<float>(amax) / 448.0f);
+    if (g.g == Fp8Granularity::PerTensor) {
+      EXPECT_EQ(q.scales[0], static_cast<float>(amax) / 448.0f);
+    }
   }
   EXPECT_THROW(quantize_fp8(x.data(), rows, 100, Fp8Granularity::Group1x128), InputError);
   EXPECT_THROW(quantize_fp8(x.data(), rows, cols, Fp8Granularity::PerTensor, "cvt.rn.bf16.f32"), InputError);
