@@ -24,7 +24,10 @@ std::uint32_t inf_bits(Rounding rho, bool neg) {
 }
 
 // Truncation toward zero of mag * 2^q to a multiple of 2^lsb, returned in units of 2^lsb.
+// A zero term (its exponent is the fake e_zero, not its own) may sit any distance above lsb:
+// return early, since shifting 0 by >= 64 is still undefined behaviour in C++.
 std::int64_t truncate_to(std::uint64_t mag, int q, int lsb) {
+  if (mag == 0) return 0;
   const int shift = q - lsb;
   if (shift >= 0) return static_cast<std::int64_t>(mag << shift);  // callers bound this (< 2^56)
   if (shift <= -64) return 0;
