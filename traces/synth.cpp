@@ -11,22 +11,13 @@
 #include "sim/core/bits.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
+#include "sim/formats/fast.hpp"
 #include "traces/trace_io.hpp"
 #include "traces/weights.hpp"
 
 namespace moesim::traces {
 
 namespace {
-
-// fp32 -> bf16, round to nearest even, NaN kept quiet. Inputs here are finite normals from
-// N(0,1); the full conversion family with every rounding mode lives in sim/formats.
-std::uint16_t to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
-}
 
 struct Dist {
   enum Kind { Uniform, Zipf, Hot, Same } kind = Uniform;
@@ -182,7 +173,7 @@ Trace synthesize(const SynthOptions& opt, const std::string& models_dir) {
       h.bytes.resize(static_cast<std::size_t>(T * m.hidden) * 2);
       Rng r(opt.seed, 0x20000000ull + ci);
       auto* p16 = reinterpret_cast<std::uint16_t*>(h.bytes.data());
-      for (std::int64_t i = 0; i < T * m.hidden; ++i) p16[i] = to_bf16(static_cast<float>(r.normal()));
+      for (std::int64_t i = 0; i < T * m.hidden; ++i) p16[i] = fmt::fast::f32_to_bf16_rn(static_cast<float>(r.normal()));
       c.hidden_states = QTensor{std::move(h), std::nullopt, std::nullopt};
     }
     t.calls.push_back(std::move(c));
@@ -199,14 +190,14 @@ ExpertWeights make_expert_weights(const std::string& fmt, std::int64_t rows, std
   // Scale 1/sqrt(fan_in) keeps activations O(1) through both GEMMs.
   const double scale = 1.0 / std::sqrt(static_cast<double>(cols));
   std::vector<float> x(static_cast<std::size_t>(rows * cols));
-  for (auto& v : x) v = bf16_bits_to_f32(to_bf16(static_cast<float>(r.normal() * scale)));  // bf16 master weights
+  for (auto& v : x) v = bf16_bits_to_f32(fmt::fast::f32_to_bf16_rn(static_cast<float>(r.normal() * scale)));  // bf16 master weights
   ExpertWeights w;
   w.w.shape = {rows, cols};
   if (fmt == "bf16") {
     w.w.dtype = "bf16";
     w.w.bytes.resize(x.size() * 2);
     auto* p16 = reinterpret_cast<std::uint16_t*>(w.w.bytes.data());
-    for (std::size_t i = 0; i < x.size(); ++i) p16[i] = to_bf16(x[i]);
+    for (std::size_t i = 0; i < x.size(); ++i) p16[i] = fmt::fast::f32_to_bf16_rn(x[i]);
   } else if (fmt == "fp8") {
     auto q = quant::quantize_fp8(x.data(), rows, cols, quant::Fp8Granularity::Block128x128);
     w.w.dtype = "fp8_e4m3fn";

@@ -68,6 +68,15 @@ std::optional<QTensor> read_qtensor(const h5::File& f, const std::string& ds) {
   return q;
 }
 
+// A fixed-layout dataset: the stored type and the shape must be exactly these.
+// `expected` names the shape in the spec's terms, e.g. "[num_tokens, top_k]".
+void require(const h5::File& f, const std::string& ds, h5::Scalar want, const std::vector<std::int64_t>& shape,
+             const std::string& expected) {
+  if (f.scalar(ds) != want)
+    f.fail(ds, std::string("wrong dtype: expected ") + h5::scalar_name(want) + ", found " + h5::scalar_name(f.scalar(ds)));
+  if (f.shape(ds) != shape) f.fail(ds, "wrong shape " + shape_str(f.shape(ds)) + ", expected " + expected + " = " + shape_str(shape));
+}
+
 void read_model(const h5::File& f, ModelShape& m) {
   const std::string g = "/model";
   if (!f.is_group(g)) f.fail(g, "missing group (every trace needs the model shape)");
@@ -121,22 +130,18 @@ void read_call(const h5::File& f, const std::string& g, const ModelShape& m, boo
   const std::vector<std::int64_t> tk{c.num_tokens, m.top_k};
   if (f.exists(g + "/topk_ids")) {
     const std::string ds = g + "/topk_ids";
-    if (f.scalar(ds) != h5::Scalar::I32) f.fail(ds, std::string("wrong dtype: expected int32, found ") + h5::scalar_name(f.scalar(ds)));
-    if (f.shape(ds) != tk) f.fail(ds, "wrong shape " + shape_str(f.shape(ds)) + ", expected [num_tokens, top_k] = " + shape_str(tk));
+    require(f, ds, h5::Scalar::I32, tk, "[num_tokens, top_k]");
     c.topk_ids = f.read<std::int32_t>(ds, h5::Scalar::I32);
     const std::string ws = g + "/topk_weights";
     if (!f.exists(ws)) f.fail(ws, "missing (topk_ids present, so topk_weights is required)");
-    if (f.scalar(ws) != h5::Scalar::F32) f.fail(ws, std::string("wrong dtype: expected float32, found ") + h5::scalar_name(f.scalar(ws)));
-    if (f.shape(ws) != tk) f.fail(ws, "wrong shape " + shape_str(f.shape(ws)) + ", expected [num_tokens, top_k] = " + shape_str(tk));
+    require(f, ws, h5::Scalar::F32, tk, "[num_tokens, top_k]");
     c.topk_weights = f.read<float>(ws, h5::Scalar::F32);
   } else if (f.exists(g + "/topk_weights")) {
     f.fail(g + "/topk_ids", "missing (topk_weights present without topk_ids)");
   }
   if (f.exists(g + "/expert_counts")) {
     const std::string ds = g + "/expert_counts";
-    if (f.scalar(ds) != h5::Scalar::I64) f.fail(ds, std::string("wrong dtype: expected int64, found ") + h5::scalar_name(f.scalar(ds)));
-    if (f.shape(ds) != std::vector<std::int64_t>{m.num_experts})
-      f.fail(ds, "wrong shape " + shape_str(f.shape(ds)) + ", expected [num_experts] = [" + std::to_string(m.num_experts) + "]");
+    require(f, ds, h5::Scalar::I64, {m.num_experts}, "[num_experts]");
     c.expert_counts = f.read<std::int64_t>(ds, h5::Scalar::I64);
   }
   if (f.exists(g + "/router_logits")) c.router_logits = read_tensor(f, g + "/router_logits");
