@@ -7,8 +7,11 @@
 #include "models/lib/json_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/paths.hpp"
+#include "sim/kernels/cutedsl_numerics.hpp"
+#include "sim/kernels/cutlass_moe_numerics.hpp"
 #include "sim/kernels/reference_numerics.hpp"
 #include "sim/kernels/triton_moe_numerics.hpp"
+#include "sim/kernels/trtllm_gen_numerics.hpp"
 
 namespace moesim::kernels {
 
@@ -21,10 +24,13 @@ struct FamilyEntry {
   const char* family;
   Factory make;
 };
-// Implementation families. A new family (FlashInfer CUTLASS, TRTLLM-gen, CuteDSL) adds a row.
+// Implementation families; a new family adds a row.
 const FamilyEntry kFamilies[] = {
     {"reference_fp64", &reference::make_variant},
     {"triton_fused_moe", &triton::make_variant},
+    {"flashinfer_cutlass", &cutlass::make_variant},
+    {"flashinfer_trtllm_gen", &trtllm_gen::make_variant},
+    {"flashinfer_cutedsl", &cutedsl::make_variant},
 };
 }  // namespace
 
