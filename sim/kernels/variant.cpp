@@ -10,6 +10,7 @@
 #include "sim/kernels/cutedsl_numerics.hpp"
 #include "sim/kernels/cutlass_moe_numerics.hpp"
 #include "sim/kernels/reference_numerics.hpp"
+#include "sim/kernels/triton_fp8_numerics.hpp"
 #include "sim/kernels/triton_moe_numerics.hpp"
 #include "sim/kernels/trtllm_gen_numerics.hpp"
 
@@ -28,6 +29,7 @@ struct FamilyEntry {
 const FamilyEntry kFamilies[] = {
     {"reference_fp64", &reference::make_variant},
     {"triton_fused_moe", &triton::make_variant},
+    {"triton_fused_moe_fp8", &triton_fp8::make_variant},
     {"flashinfer_cutlass", &cutlass::make_variant},
     {"flashinfer_trtllm_gen", &trtllm_gen::make_variant},
     {"flashinfer_cutedsl", &cutedsl::make_variant},
