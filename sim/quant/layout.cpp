@@ -212,7 +212,10 @@ std::vector<std::uint8_t> sm90_deinterleave_scales_v0610(const std::uint8_t* in,
 }
 
 namespace {
-void check_weights(std::int64_t n, std::int64_t k) {
+void check_weights(std::int64_t n, std::int64_t k, Sm90WeightType t) {
+  if (t == Sm90WeightType::Fp4ForFp8)
+    throw InputError("interleave_moe_weights_for_sm90_mixed_gemm (v0.6.10 algorithm)",
+                     "quant_type 'fp4_fp8' does not exist before FlashInfer v0.6.16 (PR #3738)");
   if (n % 16 != 0 || k % 64 != 0)
     throw InputError("interleave_moe_weights_for_sm90_mixed_gemm",
                      "needs n % 16 == 0 and k % 64 == 0 (got n=" + std::to_string(n) + ", k=" + std::to_string(k) +
@@ -244,7 +247,7 @@ void sm90_weight_map(std::int64_t n, std::int64_t k, Sm90WeightType t, Fn fn) {
 
 std::vector<std::uint8_t> sm90_interleave_weights_v0610(const std::uint8_t* in, std::int64_t experts, std::int64_t n,
                                                         std::int64_t k, Sm90WeightType t) {
-  check_weights(n, k);
+  check_weights(n, k, t);
   const std::int64_t row_bytes = k / 2, per_e = n * row_bytes;
   std::vector<std::uint8_t> out(static_cast<std::size_t>(experts * per_e));
   for (std::int64_t e = 0; e < experts; ++e) {
@@ -268,7 +271,7 @@ std::vector<std::uint8_t> sm90_interleave_weights_v0610(const std::uint8_t* in, 
 
 std::vector<std::uint8_t> sm90_deinterleave_weights_v0610(const std::uint8_t* in, std::int64_t experts, std::int64_t n,
                                                           std::int64_t k, Sm90WeightType t) {
-  check_weights(n, k);
+  check_weights(n, k, t);
   const std::int64_t row_bytes = k / 2, per_e = n * row_bytes;
   std::vector<std::uint8_t> out(static_cast<std::size_t>(experts * per_e));
   for (std::int64_t e = 0; e < experts; ++e) {

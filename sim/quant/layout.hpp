@@ -47,8 +47,8 @@ std::vector<std::uint8_t> sf_from_layout(const std::uint8_t* laid, std::int64_t 
 
 // ---- SM90 mixed-dtype GEMM interleaves, FlashInfer v0.6.10 .. v0.6.15 and v0.6.17 algorithm
 // (flashinfer/fused_moe/core.py interleave_moe_{weights,scales}_for_sm90_mixed_gemm, CUDA in
-// moe_gemm_mixed_utils.cu, PR #3084). v0.6.16 and main after PR #3738 use another algorithm
-// that moesim does not model yet.
+// moe_gemm_mixed_utils.cu, PR #3084). v0.6.16 and main after PR #3738 use another algorithm:
+// sim/quant/sm90_interleave.hpp (which also maps versions/tags to algorithms).
 
 // scales [E, rows, kg] uint8 -> [E, kg/factor, rows*factor], factor = 128/group_size:
 // out[e][j][r*factor + f] = in[e][r][j*factor + f]. InputError on the upstream checks.
@@ -57,7 +57,9 @@ std::vector<std::uint8_t> sm90_interleave_scales_v0610(const std::uint8_t* in, s
 std::vector<std::uint8_t> sm90_deinterleave_scales_v0610(const std::uint8_t* in, std::int64_t experts, std::int64_t rows,
                                                          std::int64_t kg, int group_size);
 
-enum class Sm90WeightType : std::uint8_t { Fp4, Int4 };
+// quant_type "fp4" (1), "int4" (0), and "fp4_fp8" (2, MXFP4 for the FP8 pre-MMA-scale path,
+// v0.6.16 algorithm only; the v0.6.10 functions reject it with InputError).
+enum class Sm90WeightType : std::uint8_t { Fp4, Int4, Fp4ForFp8 };
 // weights [E, n, k/2] bytes (k elements of 4 bits per row). Requires n % 16 == 0 and
 // k % 64 == 0; upstream has no check and would read out of bounds (InputError here).
 std::vector<std::uint8_t> sm90_interleave_weights_v0610(const std::uint8_t* in, std::int64_t experts, std::int64_t n,
