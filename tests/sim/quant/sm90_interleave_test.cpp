@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <bit>
+#include <cmath>
 #include <numeric>
 #include <string>
 
@@ -243,6 +246,59 @@ TEST(Sm90InterleaveV0616, WeightShapeChecksNameTheTensor) {
     }
     EXPECT_THROW(sm90_weight_bit_dest_v0616(24, 64, t, 0), InputError);
   }
+}
+
+// The consumer: cutlass_extensions/detail/collective/mixed_input_utils.hpp @v0.6.16
+// psx_cvt_triton_fp4x8_to_bf16x8_interleaved, transcribed (masks, shifts, the two lop3 with
+// immLut = (0xf0 & 0xcc) | 0xaa = (a & b) | c, and the bf16x2 multiply by 2^126).
+std::array<double, 8> reader_fp4x8_to_bf16x8(std::uint32_t fp4x8) {
+  const std::uint32_t first = fp4x8 & 0x81C081C0U;
+  const std::uint32_t second = (fp4x8 << 3) & 0x81C081C0U;
+  const std::uint32_t third = (fp4x8 << 6) & 0x81C081C0U;
+  const std::uint32_t s4 = (fp4x8 << 1) & 0x80008000U;
+  const std::uint32_t e4 = ((fp4x8 >> 3) & 0x01800180U) | s4;
+  const std::uint32_t fourth = ((fp4x8 >> 7) & 0x00400040U) | e4;
+  auto bf = [](std::uint32_t h) { return static_cast<double>(std::bit_cast<float>(h << 16)) * 0x1p126; };
+  std::array<double, 8> out{};
+  const std::uint32_t w[4] = {first, second, third, fourth};
+  for (int j = 0; j < 4; ++j) {
+    out[2 * j] = bf(w[j] & 0xFFFF);
+    out[2 * j + 1] = bf(w[j] >> 16);
+  }
+  return out;
+}
+
+double e2m1_value(int code) {
+  static const double mag[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+  return (code & 8) ? -mag[code & 7] : mag[code & 7];
+}
+
+TEST(Sm90InterleaveV0616, Fp4ReaderSeesTheMmaFragmentOfEachLane) {
+  // Writer (our closed form) + upstream reader: lane l of partition P in the 16-row group R, row
+  // i, decodes to the mma.m16n8k16 A-fragment of thread t = l%4 in k16 block m = l/4:
+  // (R+i, c), (R+i, c+1), (R+i+8, c), (R+i+8, c+1), then the same at c+8, c = 64P + 16m + 2t.
+  // Every bf16 must equal the e2m1 value of that element, signs and zeros included.
+  const int n = 32, k = 256, rb = k / 2;
+  std::vector<std::uint8_t> in(static_cast<std::size_t>(n) * rb);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint8_t>(i * 37 + (i >> 8) * 11);
+  const auto out = sm90_interleave_weights_v0616(in.data(), 1, n, k, Sm90WeightType::Fp4);
+  auto elem = [&](int r, int c) { return e2m1_value((in[r * rb + c / 2] >> (4 * (c % 2))) & 0xF); };
+  for (int R = 0; R < n; R += 16)
+    for (int i = 0; i < 8; ++i)
+      for (int P = 0; P < k / 64; ++P)
+        for (int l = 0; l < 16; ++l) {
+          const int m = l / 4, t = l % 4, c = 64 * P + 16 * m + 2 * t;
+          const int dst = (R + i + 8 * (m % 2)) * rb + 32 * P + 16 * (l / 8) + 4 * t;  // kernel's dst_id
+          const std::uint32_t w = std::uint32_t(out[dst]) | std::uint32_t(out[dst + 1]) << 8 |
+                                  std::uint32_t(out[dst + 2]) << 16 | std::uint32_t(out[dst + 3]) << 24;
+          const auto got = reader_fp4x8_to_bf16x8(w);
+          const double want[8] = {elem(R + i, c),     elem(R + i, c + 1),     elem(R + i + 8, c),     elem(R + i + 8, c + 1),
+                                  elem(R + i, c + 8), elem(R + i, c + 9), elem(R + i + 8, c + 8), elem(R + i + 8, c + 9)};
+          for (int j = 0; j < 8; ++j) {
+            ASSERT_EQ(got[j], want[j]) << "R=" << R << " i=" << i << " P=" << P << " l=" << l << " j=" << j;
+            ASSERT_EQ(std::signbit(got[j]), std::signbit(want[j]));
+          }
+        }
 }
 
 // ---------------------------------------------------------------- scales
