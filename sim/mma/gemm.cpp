@@ -1,12 +1,27 @@
-// Chained T-FDPA GEMM kernels. Per step and output: the L products' exponents give e_max;
-// each product's magnitude is shifted to units of 2^(e_max - F) (left or right, truncating),
-// signed, summed exactly in int32 (bounded by gemm_supported), C is added in int64, and the
-// scalar round_output converts. Steps touching NaN/Inf operands go to the scalar model.
+// Chained T-FDPA GEMM kernels (see gemm.hpp for the method). Exactness argument, per step:
+//  * operands of <= 16 bits have <= 11-bit significands, so every product is exact in double,
+//    and so is its product with the power of two 2^(F - e_max) (no underflow: |values| stay
+//    above 2^-600);
+//  * trunc() of that is the term truncated toward zero to a multiple of 2^(e_max - F), an
+//    integer below 2^(F+2) (a term's exponent is <= e_max and its significand < 4); C's
+//    term likewise (< 2^(F+1)); (L+1) of them sum exactly in double when
+//    (L+1)*2^(F+2) <= 2^53 (gemm_supported), in any order;
+//  * the sum times 2^(e_max - F) is exact (e_max >= e_zero >= -133ish, so >= 2^-200), and the
+//    fp32 conversion with round-toward-zero is then the model's RZ rounding of the exact sum
+//    (fp32 subnormals kept, since FTZ/DAZ are cleared for the call); >= 2^128 becomes inf as
+//    in the model; RZ-E8M13 keeps 13 of the 23 fraction bits (same bits as truncating the
+//    exact sum to 14 significant bits, subnormals on the 2^-139 grid); a zero result is +0.
+//  * e_max: zero products take e_zero in the model; gemm_supported requires e_zero <= C's
+//    minimum exponent, and C's own exponent (e_zero when C is zero) is always in the max, so a
+//    zero product never changes e_max and is simply left out (its exponent is kZeroExp).
+// Steps with a NaN/Inf operand or C go to the scalar model fdpa_step for the affected lanes.
 #include "sim/mma/gemm.hpp"
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdlib>
 
 #include "sim/core/error.hpp"
@@ -20,153 +35,330 @@ namespace moesim::mma {
 
 namespace {
 
-// Decoded operand rows: value = sig * 2^(e - man_bits), sig signed; e the alignment exponent.
-struct Decoded {
-  std::vector<std::int32_t> sig, e;
-  std::vector<std::uint8_t> special;  // per (row, step): any NaN/Inf in the chunk
+constexpr int kW = PackedB::kPanel;
+constexpr std::int32_t kZeroExp = -(1 << 24);  // exponent of a zero (or non-finite) element
+constexpr int kChunkElems = 256;               // K elements per cache block of the chain
+
+// ---- element decoding -----------------------------------------------------------------------
+struct Elem {
+  double v;
+  std::int32_t e;
+  bool special;
 };
 
-Decoded decode_rows(const FdpaParams& p, Operand op, const std::uint16_t* x, int rows, int K) {
-  Decoded d;
-  d.sig.resize(static_cast<std::size_t>(rows) * K);
-  d.e.resize(d.sig.size());
-  const int steps = K / p.l;
-  d.special.assign(static_cast<std::size_t>(rows) * steps, 0);
-  for (int r = 0; r < rows; ++r)
-    for (int k = 0; k < K; ++k) {
-      const std::size_t i = static_cast<std::size_t>(r) * K + k;
-      const OperandValue v = decode_operand(op, x[i]);
-      if (v.cls == fmt::Class::NaN || v.cls == fmt::Class::Inf) {
-        d.special[static_cast<std::size_t>(r) * steps + k / p.l] = 1;
-        d.sig[i] = 0;
-        d.e[i] = 0;
-        continue;
+Elem decode_elem_model(Operand op, std::uint32_t bits) {
+  const OperandValue x = decode_operand(op, bits);
+  if (x.cls == fmt::Class::NaN || x.cls == fmt::Class::Inf) return {0.0, kZeroExp, true};
+  if (x.m == 0) return {0.0, kZeroExp, false};
+  const double v = std::ldexp(static_cast<double>(x.m), x.q);
+  return {x.neg ? -v : v, x.e, false};
+}
+
+struct SmallTable {
+  Elem e[256];
+};
+
+SmallTable build_table(Operand op) {
+  SmallTable t{};
+  const int n = 1 << semantics_of(op).bits;
+  for (int i = 0; i < 256; ++i) t.e[i] = decode_elem_model(op, static_cast<std::uint32_t>(i % n));
+  return t;
+}
+
+// Decoder for one operand format: a table for <= 8-bit formats (built once from the model's
+// decoder), bit arithmetic for the 16-bit IEEE formats (bf16, fp16).
+class Decoder {
+ public:
+  explicit Decoder(Operand op) : s_(semantics_of(op)) {
+    switch (op) {
+      case Operand::E4M3: {
+        static const SmallTable t = build_table(Operand::E4M3);
+        table_ = &t;
+        break;
       }
-      d.sig[i] = v.neg ? -static_cast<std::int32_t>(v.m) : static_cast<std::int32_t>(v.m);
-      d.e[i] = v.e;
+      case Operand::E5M2: {
+        static const SmallTable t = build_table(Operand::E5M2);
+        table_ = &t;
+        break;
+      }
+      case Operand::E2M1: {
+        static const SmallTable t = build_table(Operand::E2M1);
+        table_ = &t;
+        break;
+      }
+      case Operand::FP16:
+      case Operand::BF16: break;
+      default: throw InputError("mma::gemm", std::string(operand_name(op)) + " operands have no fast decoder");
     }
-  return d;
-}
+  }
+  Elem operator()(std::uint16_t bits) const {
+    if (table_) return table_->e[bits & 0xFF & s_.mask()];
+    const std::uint32_t man = static_cast<std::uint32_t>(s_.man_bits);
+    const std::uint32_t emask = (1u << s_.exp_bits) - 1u;
+    const std::uint32_t ef = (bits >> man) & emask, mf = bits & ((1u << man) - 1u);
+    if (ef == emask) return {0.0, kZeroExp, true};  // IEEE: inf or NaN
+    const std::uint32_t m = ef ? (mf | (1u << man)) : mf;
+    if (m == 0) return {0.0, kZeroExp, false};
+    const int e = ef ? static_cast<int>(ef) - s_.bias : 1 - s_.bias;
+    const double pw = std::bit_cast<double>(static_cast<std::uint64_t>(e - static_cast<int>(man) + 1023) << 52);
+    const double v = static_cast<double>(m) * pw;
+    return {((bits >> (s_.bits - 1)) & 1u) ? -v : v, e, false};
+  }
 
-struct StepCtx {
-  const FdpaParams* p;
-  int shift_base;  // man_bits(a) + man_bits(b): product value = sig_a*sig_b * 2^(ea+eb-shift_base)
+ private:
+  fmt::Semantics s_;
+  const SmallTable* table_ = nullptr;
 };
 
-// C as a term: returns e (e_zero for zero) and fills the truncation inputs.
-inline int c_exponent(const FdpaParams& p, const OperandValue& c) { return c.m == 0 ? p.e_zero : c.e; }
+// FTZ/DAZ off (fp32 subnormal C and results must stay exact), round toward zero (the AVX2
+// fp32 conversion reads it; every other double operation here is exact), exceptions masked.
+class MxcsrGuard {
+ public:
+  MxcsrGuard() : old_(_mm_getcsr()) { _mm_setcsr((old_ & ~0x8040u) | 0x6000u | 0x1F80u); }
+  ~MxcsrGuard() { _mm_setcsr(old_); }
+  MxcsrGuard(const MxcsrGuard&) = delete;
+  MxcsrGuard& operator=(const MxcsrGuard&) = delete;
 
-inline std::int64_t c_truncated(const OperandValue& c, int lsb) {
-  const int sh = c.q - lsb;
-  std::int64_t t;
-  if (sh >= 0) t = static_cast<std::int64_t>(static_cast<std::uint64_t>(c.m) << sh);
-  else t = sh <= -64 ? 0 : static_cast<std::int64_t>(static_cast<std::uint64_t>(c.m) >> -sh);
-  return c.neg ? -t : t;
+ private:
+  unsigned old_;
+};
+
+// ---- one unit of work: rows [r0, r0+R) of A, one panel q of B, steps [s0, s1) ------------------
+struct Job {
+  const FdpaParams* p;
+  const PackedA* a;
+  const PackedB* b;
+  int s0, s1;
+  int steps;  // steps per row (k_padded / L)
+};
+
+// Lanes in `mask` of one step go through the scalar model (NaN/Inf in A, B or C).
+void fix_lanes(const Job& j, int row, int q, int s, unsigned mask, const std::uint32_t* c_old, std::uint32_t* c_new) {
+  const int L = j.p->l, kp = j.a->k_padded();
+  std::uint32_t ta[64], tb[64];
+  const std::uint16_t* ar = &j.a->raw[static_cast<std::size_t>(row) * kp + static_cast<std::size_t>(s) * L];
+  for (int l = 0; l < L; ++l) ta[l] = ar[l];
+  for (int lane = 0; lane < kW; ++lane) {
+    if (!((mask >> lane) & 1u)) continue;
+    const int col = q * kW + lane;
+    if (col >= j.b->n()) {  // padding column: never read back
+      c_new[lane] = 0;
+      continue;
+    }
+    const std::uint16_t* br = &j.b->raw[static_cast<std::size_t>(col) * kp + static_cast<std::size_t>(s) * L];
+    for (int l = 0; l < L; ++l) tb[l] = br[l];
+    c_new[lane] = fdpa_step(*j.p, ta, tb, L, c_old[lane], nullptr, nullptr);
+  }
 }
 
-inline std::uint32_t finish(const FdpaParams& p, std::int64_t s, int lsb) {
-  return round_output(p.rho, s < 0, static_cast<std::uint64_t>(s < 0 ? -s : s), lsb);
+// ---- portable path (also every accumulator format other than fp32 + RZ) -----------------------
+void panel_generic(const Job& j, int r0, int R, int q, std::uint32_t* cs, std::int64_t ldc) {
+  const FdpaParams& p = *j.p;
+  const int L = p.l, F = p.f, kp = j.a->k_padded();
+  for (int r = 0; r < R; ++r) {
+    const int row = r0 + r;
+    for (int lane = 0; lane < kW; ++lane) {
+      std::uint32_t c = cs[r * ldc + lane];
+      for (int s = j.s0; s < j.s1; ++s) {
+        const OperandValue cv = decode_operand(p.c, c);
+        const bool special = j.a->special[static_cast<std::size_t>(row) * j.steps + s] ||
+                             ((j.b->special[static_cast<std::size_t>(q) * j.steps + s] >> lane) & 1u) ||
+                             cv.cls == fmt::Class::NaN || cv.cls == fmt::Class::Inf;
+        if (special) {
+          std::uint32_t in[kW] = {}, out[kW] = {};
+          in[lane] = c;
+          fix_lanes(j, row, q, s, 1u << lane, in, out);
+          c = out[lane];
+          continue;
+        }
+        const std::size_t ka = static_cast<std::size_t>(row) * kp + static_cast<std::size_t>(s) * L;
+        const std::size_t kb = (static_cast<std::size_t>(q) * kp + static_cast<std::size_t>(s) * L) * kW + lane;
+        int emax = cv.m == 0 ? p.e_zero : cv.e;
+        for (int l = 0; l < L; ++l) emax = std::max(emax, j.a->exp[ka + l] + j.b->exp[kb + static_cast<std::size_t>(l) * kW]);
+        const double sc = std::ldexp(1.0, F - emax);
+        const double cval = std::ldexp(static_cast<double>(cv.m), cv.q);
+        double sum = std::trunc((cv.neg ? -cval : cval) * sc);
+        for (int l = 0; l < L; ++l)
+          sum += std::trunc(j.a->val[ka + l] * j.b->val[kb + static_cast<std::size_t>(l) * kW] * sc);
+        const double mag = std::fabs(sum);
+        c = round_output(p.rho, sum < 0, static_cast<std::uint64_t>(mag), emax - F);
+      }
+      cs[r * ldc + lane] = c;
+    }
+  }
 }
 
-// ---- scalar ---------------------------------------------------------------------------------
-inline std::uint32_t step_scalar(const StepCtx& x, const std::int32_t* sa, const std::int32_t* ea,
-                                 const std::int32_t* sb, const std::int32_t* eb, std::uint32_t c_bits) {
-  const FdpaParams& p = *x.p;
-  const OperandValue c = decode_operand(p.c, c_bits);
-  int emax = c_exponent(p, c);
-  for (int l = 0; l < p.l; ++l) {
-    const int e = sa[l] * sb[l] == 0 ? p.e_zero : ea[l] + eb[l];
-    emax = std::max(emax, e);
+// ---- AVX-512: 8 lanes of doubles per register, R rows share each B load ------------------------
+#define MOESIM_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#define MOESIM_AVX2 __attribute__((target("avx2,fma")))
+
+template <int R>
+MOESIM_AVX512 void panel_avx512(const Job& j, int r0, int q, std::uint32_t* cs, std::int64_t ldc) {
+  const FdpaParams& p = *j.p;
+  const int L = p.l, kp = j.a->k_padded();
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(127), fmax = _mm256_set1_epi32(255);
+  const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), ez = _mm256_set1_epi32(p.e_zero);
+  const __m256i fbias = _mm256_set1_epi32(p.f + 1023), bbias = _mm256_set1_epi32(1023 - p.f);
+  const __m256i fracm = _mm256_set1_epi32(p.rho == Rounding::RZ_E8M13 ? static_cast<int>(0xFFFFFC00u) : -1);
+  const __m256i negz = _mm256_set1_epi32(static_cast<int>(0x80000000u)), zero = _mm256_setzero_si256();
+  const __m512d big = _mm512_set1_pd(0x1p128), signm = _mm512_set1_pd(-0.0), inf = _mm512_set1_pd(INFINITY);
+  __m256i c[R];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + r * ldc));
+  for (int s = j.s0; s < j.s1; ++s) {
+    const std::size_t kb = (static_cast<std::size_t>(q) * kp + static_cast<std::size_t>(s) * L) * kW;
+    const std::int32_t* be = &j.b->exp[kb];
+    const double* bv = &j.b->val[kb];
+    const std::int32_t* ae[R];
+    const double* av[R];
+    __m256i em[R];
+    __mmask8 nf[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const std::size_t ka = static_cast<std::size_t>(r0 + r) * kp + static_cast<std::size_t>(s) * L;
+      ae[r] = &j.a->exp[ka];
+      av[r] = &j.a->val[ka];
+      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(c[r], 23), fmax);
+      const __m256i ce = _mm256_sub_epi32(_mm256_max_epi32(field, one), bias);
+      em[r] = _mm256_mask_mov_epi32(ce, _mm256_cmpeq_epi32_mask(_mm256_and_si256(c[r], absm), zero), ez);
+      nf[r] = _mm256_cmpeq_epi32_mask(field, fmax);
+    }
+    for (int l = 0; l < L; ++l) {
+      const __m256i eb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(be + l * kW));
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) em[r] = _mm256_max_epi32(em[r], _mm256_add_epi32(_mm256_set1_epi32(ae[r][l]), eb));
+    }
+    __m512d sc[R], S[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      sc[r] = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_sub_epi32(fbias, em[r])), 52));
+      S[r] = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_castsi256_ps(c[r])), sc[r]),
+                                  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    }
+    for (int l = 0; l < L; ++l) {
+      const __m512d v = _mm512_loadu_pd(bv + l * kW);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+        const __m512d t = _mm512_mul_pd(_mm512_mul_pd(v, _mm512_set1_pd(av[r][l])), sc[r]);
+        S[r] = _mm512_add_pd(S[r], _mm512_roundscale_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+      }
+    }
+    const unsigned bsp = j.b->special[static_cast<std::size_t>(q) * j.steps + s];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const __m512d back = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_add_epi32(em[r], bbias)), 52));
+      __m512d x = _mm512_mul_pd(S[r], back);
+      const __mmask8 ovf = _mm512_cmp_pd_mask(_mm512_abs_pd(x), big, _CMP_GE_OQ);
+      x = _mm512_mask_or_pd(x, ovf, _mm512_and_pd(x, signm), inf);
+      __m256i f = _mm256_and_si256(_mm256_castps_si256(_mm512_cvt_roundpd_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)), fracm);
+      f = _mm256_mask_mov_epi32(f, _mm256_cmpeq_epi32_mask(f, negz), zero);  // RZ to zero gives +0
+      const unsigned mask = nf[r] | bsp | (j.a->special[static_cast<std::size_t>(r0 + r) * j.steps + s] ? 0xFFu : 0u);
+      if (mask) {
+        alignas(32) std::uint32_t oc[kW], ncv[kW];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(oc), c[r]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(ncv), f);
+        fix_lanes(j, r0 + r, q, s, mask, oc, ncv);
+        f = _mm256_load_si256(reinterpret_cast<const __m256i*>(ncv));
+      }
+      c[r] = f;
+    }
   }
-  const int lsb = emax - p.f;
-  std::int32_t sum = 0;
-  for (int l = 0; l < p.l; ++l) {
-    const std::int32_t prod = sa[l] * sb[l];
-    const std::uint32_t mag = static_cast<std::uint32_t>(prod < 0 ? -prod : prod);
-    const int sh = ea[l] + eb[l] - x.shift_base - lsb;
-    std::uint32_t t;
-    if (sh >= 0) t = mag << std::min(sh, 31);
-    else t = sh <= -32 ? 0u : mag >> -sh;
-    if (prod == 0) t = 0;
-    sum += prod < 0 ? -static_cast<std::int32_t>(t) : static_cast<std::int32_t>(t);
-  }
-  return finish(p, static_cast<std::int64_t>(sum) + c_truncated(c, lsb), lsb);
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(cs + r * ldc), c[r]);
 }
 
-// ---- AVX2 -----------------------------------------------------------------------------------
-__attribute__((target("avx2"))) inline int hmax8(__m256i v) {
-  __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
-  m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));
-  return _mm_cvtsi128_si32(m);
-}
-__attribute__((target("avx2"))) inline int hadd8(__m256i v) {
-  __m128i m = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
-  m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
-  return _mm_cvtsi128_si32(m);
+// ---- AVX2: the panel's 8 lanes as two halves of 4 doubles --------------------------------------
+MOESIM_AVX2 inline __m256d pow2_pd(__m128i e_biased) {
+  return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(e_biased), 52));
 }
 
-__attribute__((target("avx2"))) std::uint32_t step_avx2(const StepCtx& x, const std::int32_t* sa, const std::int32_t* ea,
-                                                      const std::int32_t* sb, const std::int32_t* eb,
-                                                      std::uint32_t c_bits) {
-  const FdpaParams& p = *x.p;
-  const OperandValue c = decode_operand(p.c, c_bits);
-  const __m256i zero = _mm256_setzero_si256(), ez = _mm256_set1_epi32(p.e_zero);
-  __m256i vmax = _mm256_set1_epi32(c_exponent(p, c));
-  for (int l = 0; l < p.l; l += 8) {
-    const __m256i prod = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i*)(sa + l)),
-                                            _mm256_loadu_si256((const __m256i*)(sb + l)));
-    const __m256i e = _mm256_add_epi32(_mm256_loadu_si256((const __m256i*)(ea + l)),
-                                       _mm256_loadu_si256((const __m256i*)(eb + l)));
-    vmax = _mm256_max_epi32(vmax, _mm256_blendv_epi8(e, ez, _mm256_cmpeq_epi32(prod, zero)));
+template <int R>
+MOESIM_AVX2 void panel_avx2(const Job& j, int r0, int q, std::uint32_t* cs, std::int64_t ldc) {
+  const FdpaParams& p = *j.p;
+  const int L = p.l, kp = j.a->k_padded();
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(127), fmax = _mm256_set1_epi32(255);
+  const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), ez = _mm256_set1_epi32(p.e_zero);
+  const __m256i fbias = _mm256_set1_epi32(p.f + 1023), bbias = _mm256_set1_epi32(1023 - p.f);
+  const __m256i fracm = _mm256_set1_epi32(p.rho == Rounding::RZ_E8M13 ? static_cast<int>(0xFFFFFC00u) : -1);
+  const __m256i negz = _mm256_set1_epi32(static_cast<int>(0x80000000u)), zero = _mm256_setzero_si256();
+  const __m256d big = _mm256_set1_pd(0x1p128), signm = _mm256_set1_pd(-0.0), inf = _mm256_set1_pd(INFINITY);
+  constexpr int kRound = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+  __m256i c[R];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + r * ldc));
+  for (int s = j.s0; s < j.s1; ++s) {
+    const std::size_t kb = (static_cast<std::size_t>(q) * kp + static_cast<std::size_t>(s) * L) * kW;
+    const std::int32_t* be = &j.b->exp[kb];
+    const double* bv = &j.b->val[kb];
+    const std::int32_t* ae[R];
+    const double* av[R];
+    __m256i em[R];
+    unsigned nf[R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const std::size_t ka = static_cast<std::size_t>(r0 + r) * kp + static_cast<std::size_t>(s) * L;
+      ae[r] = &j.a->exp[ka];
+      av[r] = &j.a->val[ka];
+      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(c[r], 23), fmax);
+      const __m256i ce = _mm256_sub_epi32(_mm256_max_epi32(field, one), bias);
+      em[r] = _mm256_blendv_epi8(ce, ez, _mm256_cmpeq_epi32(_mm256_and_si256(c[r], absm), zero));
+      nf[r] = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(field, fmax))));
+    }
+    for (int l = 0; l < L; ++l) {
+      const __m256i eb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(be + l * kW));
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) em[r] = _mm256_max_epi32(em[r], _mm256_add_epi32(_mm256_set1_epi32(ae[r][l]), eb));
+    }
+    __m256d sc[R][2], S[R][2];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const __m256i se = _mm256_sub_epi32(fbias, em[r]);
+      sc[r][0] = pow2_pd(_mm256_castsi256_si128(se));
+      sc[r][1] = pow2_pd(_mm256_extracti128_si256(se, 1));
+      const __m256 cf = _mm256_castsi256_ps(c[r]);
+      S[r][0] = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(cf)), sc[r][0]), kRound);
+      S[r][1] = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(cf, 1)), sc[r][1]), kRound);
+    }
+    for (int l = 0; l < L; ++l) {
+      const __m256d v0 = _mm256_loadu_pd(bv + l * kW), v1 = _mm256_loadu_pd(bv + l * kW + 4);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+        const __m256d a = _mm256_broadcast_sd(av[r] + l);
+        S[r][0] = _mm256_add_pd(S[r][0], _mm256_round_pd(_mm256_mul_pd(_mm256_mul_pd(v0, a), sc[r][0]), kRound));
+        S[r][1] = _mm256_add_pd(S[r][1], _mm256_round_pd(_mm256_mul_pd(_mm256_mul_pd(v1, a), sc[r][1]), kRound));
+      }
+    }
+    const unsigned bsp = j.b->special[static_cast<std::size_t>(q) * j.steps + s];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
+      const __m256i be2 = _mm256_add_epi32(em[r], bbias);
+      __m128 h[2];
+      for (int half = 0; half < 2; ++half) {
+        const __m256d back = pow2_pd(half ? _mm256_extracti128_si256(be2, 1) : _mm256_castsi256_si128(be2));
+        __m256d x = _mm256_mul_pd(S[r][half], back);
+        const __m256d ovf = _mm256_cmp_pd(_mm256_andnot_pd(signm, x), big, _CMP_GE_OQ);
+        x = _mm256_blendv_pd(x, _mm256_or_pd(_mm256_and_pd(x, signm), inf), ovf);
+        h[half] = _mm256_cvtpd_ps(x);  // MXCSR is round-toward-zero here (MxcsrGuard)
+      }
+      __m256i f = _mm256_and_si256(_mm256_castps_si256(_mm256_set_m128(h[1], h[0])), fracm);
+      f = _mm256_andnot_si256(_mm256_cmpeq_epi32(f, negz), f);  // RZ to zero gives +0
+      const unsigned mask = nf[r] | bsp | (j.a->special[static_cast<std::size_t>(r0 + r) * j.steps + s] ? 0xFFu : 0u);
+      if (mask) {
+        alignas(32) std::uint32_t oc[kW], ncv[kW];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(oc), c[r]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(ncv), f);
+        fix_lanes(j, r0 + r, q, s, mask, oc, ncv);
+        f = _mm256_load_si256(reinterpret_cast<const __m256i*>(ncv));
+      }
+      c[r] = f;
+    }
   }
-  const int lsb = hmax8(vmax) - p.f;
-  const __m256i base = _mm256_set1_epi32(x.shift_base + lsb);
-  __m256i acc = zero;
-  for (int l = 0; l < p.l; l += 8) {
-    const __m256i prod = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i*)(sa + l)),
-                                            _mm256_loadu_si256((const __m256i*)(sb + l)));
-    const __m256i sh = _mm256_sub_epi32(_mm256_add_epi32(_mm256_loadu_si256((const __m256i*)(ea + l)),
-                                                         _mm256_loadu_si256((const __m256i*)(eb + l))),
-                                        base);
-    const __m256i mag = _mm256_abs_epi32(prod);
-    // Counts outside [0, 31] (negative ones read as huge unsigned) give 0, so exactly one of
-    // the two shifts survives (both equal mag when sh == 0).
-    const __m256i t = _mm256_or_si256(_mm256_sllv_epi32(mag, sh), _mm256_srlv_epi32(mag, _mm256_sub_epi32(zero, sh)));
-    const __m256i neg = _mm256_cmpgt_epi32(zero, prod);
-    acc = _mm256_add_epi32(acc, _mm256_blendv_epi8(t, _mm256_sub_epi32(zero, t), neg));
-  }
-  return finish(p, static_cast<std::int64_t>(hadd8(acc)) + c_truncated(c, lsb), lsb);
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(cs + r * ldc), c[r]);
 }
 
-// ---- AVX-512 --------------------------------------------------------------------------------
-__attribute__((target("avx512f,avx512bw,avx512vl"))) std::uint32_t step_avx512(
-    const StepCtx& x, const std::int32_t* sa, const std::int32_t* ea, const std::int32_t* sb, const std::int32_t* eb,
-    std::uint32_t c_bits) {
-  const FdpaParams& p = *x.p;
-  if (p.l % 16 != 0) return step_avx2(x, sa, ea, sb, eb, c_bits);
-  const OperandValue c = decode_operand(p.c, c_bits);
-  const __m512i zero = _mm512_setzero_si512(), ez = _mm512_set1_epi32(p.e_zero);
-  __m512i vmax = _mm512_set1_epi32(c_exponent(p, c));
-  for (int l = 0; l < p.l; l += 16) {
-    const __m512i prod = _mm512_mullo_epi32(_mm512_loadu_si512(sa + l), _mm512_loadu_si512(sb + l));
-    const __m512i e = _mm512_add_epi32(_mm512_loadu_si512(ea + l), _mm512_loadu_si512(eb + l));
-    vmax = _mm512_max_epi32(vmax, _mm512_mask_mov_epi32(e, _mm512_cmpeq_epi32_mask(prod, zero), ez));
+void run_panel(SimdPath path, bool fast_c, const Job& j, int r0, int rows, int q, std::uint32_t* cs, std::int64_t ldc) {
+  if (!fast_c || path == SimdPath::Scalar) return panel_generic(j, r0, rows, q, cs, ldc);
+  if (path == SimdPath::AVX512) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) panel_avx512<4>(j, r0 + r, q, cs + r * ldc, ldc);
+    switch (rows - r) {
+      case 3: panel_avx512<3>(j, r0 + r, q, cs + r * ldc, ldc); break;
+      case 2: panel_avx512<2>(j, r0 + r, q, cs + r * ldc, ldc); break;
+      case 1: panel_avx512<1>(j, r0 + r, q, cs + r * ldc, ldc); break;
+      default: break;
+    }
+    return;
   }
-  const int lsb = hmax8(_mm256_max_epi32(_mm512_castsi512_si256(vmax), _mm512_extracti64x4_epi64(vmax, 1))) - p.f;
-  const __m512i base = _mm512_set1_epi32(x.shift_base + lsb);
-  __m512i acc = zero;
-  for (int l = 0; l < p.l; l += 16) {
-    const __m512i prod = _mm512_mullo_epi32(_mm512_loadu_si512(sa + l), _mm512_loadu_si512(sb + l));
-    const __m512i sh = _mm512_sub_epi32(_mm512_add_epi32(_mm512_loadu_si512(ea + l), _mm512_loadu_si512(eb + l)), base);
-    const __m512i mag = _mm512_abs_epi32(prod);
-    const __m512i t = _mm512_or_si512(_mm512_sllv_epi32(mag, sh), _mm512_srlv_epi32(mag, _mm512_sub_epi32(zero, sh)));
-    acc = _mm512_add_epi32(acc, _mm512_mask_sub_epi32(t, _mm512_cmplt_epi32_mask(prod, zero), zero, t));
-  }
-  // (GCC 12's _mm512_reduce_* trip -Wmaybe-uninitialized; reduce through the AVX2 helpers.)
-  const int sum = hadd8(_mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1)));
-  return finish(p, static_cast<std::int64_t>(sum) + c_truncated(c, lsb), lsb);
+  int r = 0;
+  for (; r + 2 <= rows; r += 2) panel_avx2<2>(j, r0 + r, q, cs + r * ldc, ldc);
+  if (r < rows) panel_avx2<1>(j, r0 + r, q, cs + r * ldc, ldc);
 }
 
 }  // namespace
@@ -183,9 +375,10 @@ std::string_view path_name(SimdPath p) {
 bool path_available(SimdPath p) {
   switch (p) {
     case SimdPath::Scalar: return true;
-    case SimdPath::AVX2: return __builtin_cpu_supports("avx2");
+    case SimdPath::AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case SimdPath::AVX512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }
   return false;
 }
@@ -208,10 +401,125 @@ std::vector<SimdPath> available_paths() {
 }
 
 bool gemm_supported(const FdpaParams& p) {
-  if (p.algorithm != Algorithm::T || p.l % 8 != 0) return false;
-  const int sbits = semantics_of(p.a).bits, tbits = semantics_of(p.b).bits;
-  if (sbits > 16 || tbits > 16 || p.a == Operand::E2M1 || p.b == Operand::E2M1) return false;
-  return static_cast<long long>(p.l) << (p.f + 2) <= (1LL << 31);
+  if (p.algorithm != Algorithm::T || p.l < 1 || p.l > 64 || p.f < 0) return false;
+  for (Operand op : {p.a, p.b})
+    if (op != Operand::BF16 && op != Operand::FP16 && op != Operand::E4M3 && op != Operand::E5M2 && op != Operand::E2M1)
+      return false;
+  if (p.c != Operand::FP32 && p.c != Operand::FP16) return false;
+  if (p.e_zero > semantics_of(p.c).emin()) return false;
+  return static_cast<double>(p.l + 1) * std::ldexp(1.0, p.f + 2) <= std::ldexp(1.0, 53);
+}
+
+// ---- packing ------------------------------------------------------------------------------------
+void PackedB::init(const FdpaParams& p, int N, int K) {
+  if (!gemm_supported(p)) throw InputError("mma::PackedB", p.key() + " has no fast GEMM kernel (use mma::dot)");
+  if (N < 0 || K < 0) throw InputError("mma::PackedB", "negative N or K");
+  op = p.b;
+  l = p.l;
+  n_ = N;
+  k_ = K;
+  kp_ = (K + p.l - 1) / p.l * p.l;
+  const std::size_t np = static_cast<std::size_t>(panels());
+  val.assign(np * kp_ * kW, 0.0);
+  exp.assign(np * kp_ * kW, kZeroExp);
+  raw.assign(static_cast<std::size_t>(N) * kp_, 0);
+  special.assign(np * (kp_ / p.l), 0);
+}
+
+void PackedB::pack_panels(const std::uint16_t* Bt, std::int64_t ldb, int panel_begin, int panel_end) {
+  const Decoder dec(op);
+  const int steps = kp_ / l;
+  panel_end = std::min(panel_end, panels());
+  for (int q = std::max(panel_begin, 0); q < panel_end; ++q) {
+    for (int lane = 0; lane < kW; ++lane) {
+      const int col = q * kW + lane;
+      if (col >= n_) break;
+      const std::uint16_t* src = Bt + static_cast<std::int64_t>(col) * ldb;
+      std::uint16_t* rw = &raw[static_cast<std::size_t>(col) * kp_];
+      for (int k = 0; k < k_; ++k) {
+        const Elem e = dec(src[k]);
+        const std::size_t i = (static_cast<std::size_t>(q) * kp_ + k) * kW + lane;
+        val[i] = e.v;
+        exp[i] = e.e;
+        rw[k] = src[k];
+        if (e.special) special[static_cast<std::size_t>(q) * steps + k / l] |= static_cast<std::uint8_t>(1u << lane);
+      }
+    }
+  }
+}
+
+void PackedB::pack(const FdpaParams& p, int N, int K, const std::uint16_t* Bt, std::int64_t ldb) {
+  init(p, N, K);
+  pack_panels(Bt, ldb, 0, panels());
+}
+
+void PackedA::pack(const FdpaParams& p, int K, std::span<const std::uint16_t* const> rows) {
+  if (!gemm_supported(p)) throw InputError("mma::PackedA", p.key() + " has no fast GEMM kernel (use mma::dot)");
+  if (K < 0) throw InputError("mma::PackedA", "negative K");
+  op = p.a;
+  l = p.l;
+  rows_ = static_cast<int>(rows.size());
+  k_ = K;
+  kp_ = (K + p.l - 1) / p.l * p.l;
+  const int steps = kp_ / p.l;
+  const std::size_t n = static_cast<std::size_t>(rows_) * kp_;
+  val.resize(n);
+  exp.resize(n);
+  raw.resize(n);
+  special.assign(static_cast<std::size_t>(rows_) * steps, 0);
+  const Decoder dec(op);
+  for (int r = 0; r < rows_; ++r) {
+    const std::size_t o = static_cast<std::size_t>(r) * kp_;
+    for (int k = 0; k < K; ++k) {
+      const Elem e = dec(rows[r][k]);
+      val[o + k] = e.v;
+      exp[o + k] = e.e;
+      raw[o + k] = rows[r][k];
+      if (e.special) special[static_cast<std::size_t>(r) * steps + k / p.l] = 1;
+    }
+    for (int k = K; k < kp_; ++k) {
+      val[o + k] = 0.0;
+      exp[o + k] = kZeroExp;
+      raw[o + k] = 0;
+    }
+  }
+}
+
+// ---- drivers ------------------------------------------------------------------------------------
+void gemm_packed(const FdpaParams& p, SimdPath path, const PackedA& a, const PackedB& b, int n_begin, int n_end,
+                 int k_begin, int k_end, const std::uint32_t* C, std::int64_t ldc, std::uint32_t* D, std::int64_t ldd) {
+  const char* where = "mma::gemm_packed";
+  if (!gemm_supported(p)) throw InputError(where, p.key() + " has no fast GEMM kernel (use mma::dot)");
+  if (!path_available(path)) throw InputError(where, std::string(path_name(path)) + " is not supported by this CPU");
+  if (a.op != p.a || b.op != p.b || a.l != p.l || b.l != p.l)
+    throw InputError(where, "operands were packed for another instruction than " + p.key());
+  if (a.k_padded() != b.k_padded())
+    throw InputError(where, "A has K " + std::to_string(a.k()) + " but B has K " + std::to_string(b.k()));
+  if (n_begin < 0 || n_end > b.n() || n_begin > n_end)
+    throw InputError(where, "column range [" + std::to_string(n_begin) + ", " + std::to_string(n_end) +
+                                ") outside B's " + std::to_string(b.n()) + " columns");
+  if (k_begin < 0 || k_end > a.k_padded() || k_begin > k_end || k_begin % p.l || k_end % p.l)
+    throw InputError(where, "K range [" + std::to_string(k_begin) + ", " + std::to_string(k_end) +
+                                ") is not a range of whole " + std::to_string(p.l) + "-element steps inside K");
+  const int rows = a.rows();
+  if (rows == 0 || n_begin == n_end) return;
+  const bool fast_c = p.c == Operand::FP32 && (p.rho == Rounding::RZ_FP32 || p.rho == Rounding::RZ_E8M13);
+  const int q0 = n_begin / kW, q1 = (n_end + kW - 1) / kW;
+  const std::int64_t W = static_cast<std::int64_t>(q1 - q0) * kW;
+  thread_local std::vector<std::uint32_t> state;
+  state.assign(static_cast<std::size_t>(rows) * W, 0);
+  for (int r = 0; r < rows; ++r)
+    for (int jj = n_begin; jj < n_end; ++jj)
+      state[r * W + (jj - q0 * kW)] = C ? C[r * ldc + (jj - n_begin)] : 0u;
+  const MxcsrGuard guard;
+  const int steps = a.k_padded() / p.l;
+  const int chunk = std::max(1, kChunkElems / p.l);
+  for (int s0 = k_begin / p.l; s0 < k_end / p.l; s0 += chunk) {
+    const Job job{&p, &a, &b, s0, std::min(k_end / p.l, s0 + chunk), steps};
+    for (int q = q0; q < q1; ++q) run_panel(path, fast_c, job, 0, rows, q, &state[(q - q0) * kW], W);
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int jj = n_begin; jj < n_end; ++jj) D[r * ldd + (jj - n_begin)] = state[r * W + (jj - q0 * kW)];
 }
 
 void gemm_rows(const FdpaParams& p, SimdPath path, int M, int N, int K, const std::uint16_t* A, const std::uint16_t* Bt,
@@ -222,40 +530,16 @@ void gemm_rows(const FdpaParams& p, SimdPath path, int M, int N, int K, const st
   if (!path_available(path)) throw InputError("mma::gemm_rows", std::string(path_name(path)) + " is not supported by this CPU");
   row_begin = std::max(row_begin, 0);
   row_end = std::min(row_end, M);
-  if (row_begin >= row_end) return;
-  const int rows = row_end - row_begin;
-  const Decoded da = decode_rows(p, p.a, A + static_cast<std::size_t>(row_begin) * K, rows, K);
-  const Decoded db = decode_rows(p, p.b, Bt, N, K);
-  const StepCtx ctx{&p, semantics_of(p.a).man_bits + semantics_of(p.b).man_bits};
-  const int steps = K / p.l;
-  std::vector<std::uint32_t> ta(p.l), tb(p.l);
-  for (int r = 0; r < rows; ++r) {
-    const int i = row_begin + r;
-    for (int j = 0; j < N; ++j) {
-      std::uint32_t c = C[static_cast<std::size_t>(i) * N + j];
-      for (int s = 0; s < steps; ++s) {
-        const std::size_t oa = static_cast<std::size_t>(r) * K + static_cast<std::size_t>(s) * p.l;
-        const std::size_t ob = static_cast<std::size_t>(j) * K + static_cast<std::size_t>(s) * p.l;
-        const OperandValue cv = decode_operand(p.c, c);
-        if (da.special[static_cast<std::size_t>(r) * steps + s] || db.special[static_cast<std::size_t>(j) * steps + s] ||
-            cv.cls == fmt::Class::NaN || cv.cls == fmt::Class::Inf) {
-          for (int l = 0; l < p.l; ++l) {
-            ta[l] = A[static_cast<std::size_t>(i) * K + static_cast<std::size_t>(s) * p.l + l];
-            tb[l] = Bt[ob + l];
-          }
-          c = fdpa_step(p, ta.data(), tb.data(), p.l, c, nullptr, nullptr);
-          continue;
-        }
-        const std::int32_t *sa = &da.sig[oa], *ea = &da.e[oa], *sb = &db.sig[ob], *eb = &db.e[ob];
-        switch (path) {
-          case SimdPath::AVX512: c = step_avx512(ctx, sa, ea, sb, eb, c); break;
-          case SimdPath::AVX2: c = step_avx2(ctx, sa, ea, sb, eb, c); break;
-          default: c = step_scalar(ctx, sa, ea, sb, eb, c); break;
-        }
-      }
-      D[static_cast<std::size_t>(i) * N + j] = c;
-    }
-  }
+  if (row_begin >= row_end || N <= 0) return;
+  thread_local PackedB pb;  // buffers kept between calls (no page faults per call)
+  thread_local PackedA pa;
+  thread_local std::vector<const std::uint16_t*> rows;
+  pb.pack(p, N, K, Bt, K);
+  rows.clear();
+  for (int i = row_begin; i < row_end; ++i) rows.push_back(A + static_cast<std::size_t>(i) * K);
+  pa.pack(p, K, rows);
+  gemm_packed(p, path, pa, pb, 0, N, 0, K, C + static_cast<std::size_t>(row_begin) * N, N,
+              D + static_cast<std::size_t>(row_begin) * N, N);
 }
 
 }  // namespace moesim::mma
