@@ -13,13 +13,6 @@ namespace moesim::replay {
 using kernels::ElemType;
 using kernels::EmuBuffer;
 
-std::string ReplayFinding::message() const {
-  std::string m = id + " [" + severity + "] kernel " + kernel + ", stage " + stage + ", buffer " + buffer + ": " +
-                  formula;
-  if (!models.empty()) m += " (models " + models + ")";
-  return m;
-}
-
 const EmuBuffer* ReplayResult::stage_buffer(const std::string& stage_id) const {
   auto it = stage_output.find(stage_id);
   if (it == stage_output.end()) return nullptr;
@@ -98,8 +91,7 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& 
     for (const auto& o : st.outputs) {
       auto it = res.buffers.find(o);
       if (it == res.buffers.end()) {
-        res.findings.push_back({"OUTPUT_NOT_WRITTEN", "error", spec.id, st.id, o,
-                                "stage never allocated its declared output '" + o + "'", -1, 0, 0, st.models});
+        res.findings.push_back(output_not_written(spec.id, st.id, o, -1, 1, 0, 0, st.models));
         continue;
       }
       if (!st.check_written) continue;
@@ -107,12 +99,7 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& 
       if (n > 0) {
         const auto first = it->second.unwritten(1).front();
         const std::int64_t cols = it->second.cols();
-        res.findings.push_back({"OUTPUT_NOT_WRITTEN", "error", spec.id, st.id, o,
-                                std::to_string(n) + " of " + std::to_string(it->second.size()) +
-                                    " elements still hold the poison pattern after the stage; first at index " +
-                                    std::to_string(first) + " (row " + std::to_string(first / cols) + ", col " +
-                                    std::to_string(first % cols) + ")",
-                                first, n, it->second.size(), st.models});
+        res.findings.push_back(output_not_written(spec.id, st.id, o, first, cols, n, it->second.size(), st.models));
       }
     }
     if (opt.on_stage) opt.on_stage(oi + 1, plan.order.size(), st.id);
@@ -122,10 +109,7 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& 
   for (const auto& ev : log.events()) {
     const bool rd = ev.kind == kernels::MemoryEvent::Kind::OobRead;
     const kernels::StageSpec* st = spec.stage(ev.stage);
-    res.findings.push_back({"EMULATED_OOB_ACCESS", "error", spec.id, ev.stage, ev.buffer,
-                            std::string(rd ? "read" : "write") + " of element " + std::to_string(ev.index) +
-                                " outside [0, " + std::to_string(ev.size) + ")",
-                            ev.index, 1, ev.size, st ? st->models : ""});
+    res.findings.push_back(emulated_oob_access(spec.id, ev.stage, ev.buffer, rd, ev.index, ev.size, st ? st->models : ""));
   }
   return res;
 }

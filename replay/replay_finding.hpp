@@ -1,24 +1,24 @@
 #pragma once
-// A finding raised while replaying (OUTPUT_NOT_WRITTEN, EMULATED_OOB_ACCESS).
-// INTEGRATION NOTE: sim/kernels/finding.hpp (issue 5) will hold the project-wide Finding
-// struct; when it lands, this becomes an alias of it.
+// Findings raised while replaying (OUTPUT_NOT_WRITTEN, EMULATED_OOB_ACCESS) are ordinary
+// project-wide findings (sim/kernels/finding.hpp) with the buffer, element index and count
+// filled in; these builders keep their wording in one place.
 #include <cstdint>
 #include <string>
 
+#include "sim/kernels/finding.hpp"
+
 namespace moesim::replay {
 
-struct ReplayFinding {
-  std::string id;        // OUTPUT_NOT_WRITTEN | EMULATED_OOB_ACCESS
-  std::string severity;  // error | warning
-  std::string kernel;    // variant id
-  std::string stage;     // stage id
-  std::string buffer;
-  std::string formula;   // what was checked, with values
-  std::int64_t index = -1;  // first offending element index
-  std::int64_t count = 0;   // how many elements / accesses
-  std::int64_t limit = 0;   // buffer size in elements
-  std::string models;       // upstream source location the stage models
-  std::string message() const;
-};
+using ReplayFinding = kernels::Finding;
+
+// A declared output still (partly) holding the poison pattern after its stage.
+// first < 0 with count == 0: the stage never allocated the buffer at all.
+kernels::Finding output_not_written(const std::string& kernel, const std::string& stage, const std::string& buffer,
+                                    std::int64_t first, std::int64_t cols, std::int64_t count, std::int64_t size,
+                                    const std::string& models);
+
+// One read or write outside [0, size) of an emulated buffer.
+kernels::Finding emulated_oob_access(const std::string& kernel, const std::string& stage, const std::string& buffer,
+                                     bool read, std::int64_t index, std::int64_t size, const std::string& models);
 
 }  // namespace moesim::replay

@@ -17,7 +17,7 @@ bool ReplayReport::all_bit_identical() const {
 std::size_t ReplayReport::error_findings() const {
   std::size_t n = 0;
   for (const auto& c : calls)
-    for (const auto& f : c.result.findings) n += f.severity == "error";
+    for (const auto& f : c.result.findings) n += f.severity == kernels::Severity::error;
   return n;
 }
 
@@ -37,13 +37,6 @@ json::value jnum(double v) { return std::isfinite(v) ? json::value(v) : json::va
 json::object group_json(const replay::GroupDiff& g, const char* key) {
   return json::object{{key, g.group}, {"count", g.count}, {"identical", g.identical},
                       {"max_abs", jnum(g.max_abs)}, {"rel_l2", jnum(g.rel_l2)}};
-}
-
-json::object finding_json(const replay::ReplayFinding& f) {
-  return json::object{{"id", f.id},         {"severity", f.severity}, {"kernel", f.kernel},
-                      {"stage", f.stage},   {"buffer", f.buffer},     {"formula", f.formula},
-                      {"index", f.index},   {"count", f.count},       {"limit", f.limit},
-                      {"models", f.models}};
 }
 
 std::string hist_line(const replay::BufferDiff& d) {
@@ -91,7 +84,7 @@ json::object to_json(const ReplayReport& r) {
   for (const auto& c : r.calls) {
     json::object co{{"call", c.call}, {"num_tokens", c.num_tokens}, {"seconds", c.result.seconds}};
     json::array fs, ts;
-    for (const auto& f : c.result.findings) fs.push_back(finding_json(f));
+    for (const auto& f : c.result.findings) fs.push_back(kernels::to_json(f));
     for (const auto& t : c.result.timings) ts.push_back(json::object{{"stage", t.stage}, {"seconds", t.seconds}});
     co["findings"] = std::move(fs);
     co["timings"] = std::move(ts);
@@ -122,7 +115,7 @@ std::string to_text(const ReplayReport& r) {
   os << "\n";
   for (const auto& c : r.calls) {
     os << "call " << c.call << ": " << c.num_tokens << " tokens, " << num(c.result.seconds) << " s\n";
-    for (const auto& f : c.result.findings) os << "  " << f.message() << "\n";
+    for (const auto& f : c.result.findings) os << "  " << kernels::one_line(f) << "\n";
     if (!c.diff) continue;
     os << "  stage        bit-identical      max_abs       rel_l2        ulp histogram\n";
     for (const auto& s : c.diff->stages) {
@@ -167,9 +160,9 @@ std::string to_markdown(const ReplayReport& r) {
   for (const auto& c : r.calls) {
     os << "### call " << c.call << " (" << c.num_tokens << " tokens, " << num(c.result.seconds) << " s)\n\n";
     if (!c.result.findings.empty()) {
-      os << "| finding | stage | buffer | detail |\n|---|---|---|---|\n";
+      os << "| finding | stage | buffer | detail | models |\n|---|---|---|---|---|\n";
       for (const auto& f : c.result.findings)
-        os << "| " << f.id << " | " << f.stage << " | " << f.buffer << " | " << f.formula << " |\n";
+        os << "| " << f.id << " | " << f.stage << " | " << f.buffer << " | " << f.formula << " | " << f.upstream << " |\n";
       os << "\n";
     }
     if (!c.diff) continue;

@@ -45,6 +45,9 @@ boost::json::object to_json(const Finding& f) {
   if (f.limit_value) o["limit_value"] = *f.limit_value;
   if (f.tokens) o["tokens"] = *f.tokens;
   if (f.first_failing_tokens) o["first_failing_tokens"] = *f.first_failing_tokens;
+  if (!f.buffer.empty()) o["buffer"] = f.buffer;
+  if (f.index) o["index"] = *f.index;
+  if (f.count) o["count"] = *f.count;
   if (!f.device.empty()) o["device"] = f.device;
   if (!f.library_version.empty()) o["library_version"] = f.library_version;
   if (!f.framework.empty()) o["framework"] = f.framework;
@@ -61,6 +64,7 @@ std::string to_text(const Finding& f) {
   if (!f.device.empty()) s += "  [" + f.device + (f.library_version.empty() ? "" : ", " + f.library_version) +
                               (f.framework.empty() ? "" : ", " + f.framework) + "]";
   s += "\n    " + f.message;
+  if (!f.buffer.empty()) s += "\n    buffer:   " + f.buffer;
   if (!f.formula.empty()) s += "\n    formula:  " + f.formula;
   if (!f.limit.empty()) s += "\n    limit:    " + f.limit;
   if (f.first_failing_tokens) {
@@ -75,6 +79,15 @@ std::string to_text(const Finding& f) {
   s += "\n    upstream: " + f.upstream;
   if (f.basis != "source") s += "\n    basis:    " + f.basis;
   return s;
+}
+
+std::string one_line(const Finding& f) {
+  std::string m = f.id + " [" + severity_name(f.severity) + "] kernel " + f.kernel + ", stage " + f.stage;
+  if (!f.buffer.empty()) m += ", buffer " + f.buffer;
+  m += ": " + (f.formula.empty() ? f.message : f.formula);
+  if (!f.limit.empty()) m += " (limit " + f.limit + ")";
+  if (!f.upstream.empty()) m += " (models " + f.upstream + ")";
+  return m;
 }
 
 }  // namespace moesim::kernels

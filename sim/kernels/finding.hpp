@@ -50,6 +50,11 @@ struct Finding {
   std::optional<std::int64_t> limit_value;        // the limit, when numeric
   std::optional<std::int64_t> tokens;             // tokens per kernel call at which it was evaluated
   std::optional<std::int64_t> first_failing_tokens;  // exact threshold (tokens per kernel call), if searched
+  // Emulated-memory findings (replay): the buffer, the first offending element index and how
+  // many elements / accesses; limit_value then holds the buffer size in elements.
+  std::string buffer;
+  std::optional<std::int64_t> index;
+  std::optional<std::int64_t> count;
   // Context the finding was evaluated in.
   std::string device, library_version, framework;
   std::vector<std::pair<std::string, std::string>> details;  // extra key/values (tile, tactic, ...)
@@ -57,5 +62,6 @@ struct Finding {
 
 boost::json::object to_json(const Finding& f);
 std::string to_text(const Finding& f);  // one multi-line human block
+std::string one_line(const Finding& f);  // id [severity] kernel/stage[/buffer]: formula (models ...)
 
 }  // namespace moesim::kernels

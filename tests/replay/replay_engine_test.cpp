@@ -74,7 +74,7 @@ TEST(ReplayEngine, TritonTracksReferenceAndIsDeterministicAcrossThreads) {
   two.threads = 2;
   const ReplayResult a = run_replay(spec, call, w, one);
   const ReplayResult b = run_replay(spec, call, w, two);
-  EXPECT_TRUE(a.findings.empty()) << a.findings.front().message();
+  EXPECT_TRUE(a.findings.empty()) << kernels::one_line(a.findings.front());
   for (const auto& [name, buf] : a.buffers) EXPECT_EQ(buf.bytes(), b.buffers.at(name).bytes()) << name;
 
   const ReplayResult r = run_replay(kernels::find_variant("reference_fp64"), call, w, two);
@@ -186,7 +186,7 @@ TEST(EmulatedMemory, UnwrittenOutputIsAFinding) {
   EXPECT_EQ(f.buffer, "output");
   EXPECT_EQ(f.count, 4 * p.hidden);        // tokens 1, 3, 5, 7
   EXPECT_EQ(f.index, 1 * p.hidden);        // first element of token 1
-  EXPECT_EQ(f.limit, p.num_tokens * p.hidden);
+  EXPECT_EQ(f.limit_value, p.num_tokens * p.hidden);
   // Poison survives in the unwritten rows and shows up as NaN in a diff.
   const auto ok = run_replay(spec, call, w);
   const ReplayDiff d = diff_replays(r, ok, call);
