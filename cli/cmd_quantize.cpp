@@ -25,7 +25,8 @@ constexpr const char* kUsage =
     "Quantizes the 2-D dataset PATH of IN.h5 (f32, or u16 with dtype attribute bf16/fp16; leading\n"
     "dimensions of N-d data are flattened into rows) and writes OUT.h5 with /data, /scales and\n"
     "(nvfp4) /global_scale. Attributes name the format, rule, dtype and scale layout tag.\n\n"
-    "  nvfp4 rules: vllm-kernel (default), flashinfer-te-exact, te-ref, torchao, torchao-single-level, modelopt\n"
+    "  nvfp4 rules: vllm-kernel (default), flashinfer-te-exact, te-ref, torchao, torchao-single-level, modelopt;\n"
+    "               4-over-6: te-4over6[-mse][-fp16err][-e448], flashinfer-4over6[-exact][-mse][-fp16err][-e256]\n"
     "  mx rules:    ocp-floor (default), rceil, even, flashinfer-roundup, vllm-exp-trunc; --elem e2m1|e4m3|e5m2\n"
     "  fp8:         --granularity per-tensor|per-token|group-1x128|block-128x128, --cast NAME\n"
     "  layouts:     linear (default), swizzled_128x4, swizzled_8x4, trtllm_r128c4, trtllm_r8c4, trtllm_r8c16";
@@ -129,10 +130,7 @@ int run(const std::vector<std::string>& args) {
     out.set_attr("/scales", "logical_rows", in.rows);
     out.set_attr("/scales", "logical_cols", sc);
     out.write("/global_scale", h5::Scalar::F32, {1}, &g);
-    out.set_attr("/global_scale", "semantics",
-                 std::string(r == quant::Nvfp4Rule::TransformerEngine ? "tensor amax"
-                             : (r == quant::Nvfp4Rule::VllmKernel || r == quant::Nvfp4Rule::VllmTeExact) ? "encode: 2688/amax"
-                                                                                                          : "decode: amax/2688"));
+    out.set_attr("/global_scale", "semantics", quant::nvfp4_global_scale_semantics(r));
     std::printf("%s: nvfp4 %s, %lldx%lld, amax %g, global scale %g, scales %s -> %s\n", src.c_str(),
                 std::string(quant::nvfp4_rule_name(r)).c_str(), static_cast<long long>(in.rows), static_cast<long long>(in.cols),
                 amax, g, std::string(quant::layout_tag(l)).c_str(), out_path.c_str());

@@ -10,6 +10,7 @@
 #include "sim/formats/casts.hpp"
 #include "sim/formats/fast.hpp"
 #include "sim/quant/e2m1.hpp"
+#include "sim/quant/nvfp4_4over6.hpp"
 #include "sim/quant/sfu.hpp"
 
 namespace moesim::quant {
@@ -60,7 +61,9 @@ std::uint8_t quantize_block(const float* v, float g, Nvfp4Rule rule, std::uint8_
       float sf = g * (vmax * rcp_approx_ftz(6.0f));
       sfb = fmt::fast::f32_to_e4m3_satfinite(sf);  // __nv_fp8_e4m3(float): RNE, satfinite
       sf = fmt::fast::e4m3_to_f32(sfb);
-      const float os = sf != 0.0f ? rcp_approx_ftz(sf * rcp_approx_ftz(g)) : 0.0f;
+      // Guarded on vecMax, not on SF: a block whose SF underflows to e4m3 0 gets rcp(0) = +Inf
+      // (nonzero elements saturate to +-6; 0*Inf = NaN, whose e2m1 code no recording defines).
+      const float os = vmax != 0.0f ? rcp_approx_ftz(sf * rcp_approx_ftz(g)) : 0.0f;
       for (int j = 0; j < kBlock; ++j) codes[j] = e2m1_code(v[j] * os, E2m1Sign::SignBit);
       break;
     }
@@ -70,7 +73,9 @@ std::uint8_t quantize_block(const float* v, float g, Nvfp4Rule rule, std::uint8_
       float sf = vmax * (g * (1.0f / 6.0f));
       sfb = fmt::fast::f32_to_e4m3_satfinite(sf);
       sf = fmt::fast::e4m3_to_f32(sfb);
-      const float os = sf != 0.0f ? 1.0f / (sf * (1.0f / g)) : 0.0f;
+      // v0.6.11 form (guard on vecMax; 1/0 = +Inf when SF underflows). HEAD wraps it in
+      // fminf(.., FLT_MAX), which differs only for such underflowed blocks.
+      const float os = vmax != 0.0f ? 1.0f / (sf * (1.0f / g)) : 0.0f;
       for (int j = 0; j < kBlock; ++j) codes[j] = e2m1_code(v[j] * os, E2m1Sign::SignBit);
       break;
     }
@@ -125,14 +130,22 @@ std::uint8_t quantize_block(const float* v, float g, Nvfp4Rule rule, std::uint8_
 std::string_view nvfp4_rule_name(Nvfp4Rule r) {
   for (const auto& rn : kRuleNames)
     if (rn.rule == r) return rn.name;
+  if (const auto p = four_over_six_of(r)) return four_over_six_name(*p);
   return "?";
+}
+
+std::vector<Nvfp4Rule> all_nvfp4_rules() {
+  std::vector<Nvfp4Rule> out;
+  for (const auto& rn : kRuleNames) out.push_back(rn.rule);
+  for (const FourOverSix& p : all_four_over_six()) out.push_back(four_over_six_rule(p));
+  return out;
 }
 
 Nvfp4Rule parse_nvfp4_rule(std::string_view name) {
   std::string known;
-  for (const auto& rn : kRuleNames) {
-    if (rn.name == name) return rn.rule;
-    known += (known.empty() ? "" : ", ") + std::string(rn.name);
+  for (const Nvfp4Rule r : all_nvfp4_rules()) {
+    if (nvfp4_rule_name(r) == name) return r;
+    known += (known.empty() ? "" : ", ") + std::string(nvfp4_rule_name(r));
   }
   throw InputError("--rule", "unknown NVFP4 rule '" + std::string(name) + "' (known: " + known + ")");
 }
@@ -174,6 +187,10 @@ float GlobalScale::for_row(std::int64_t row) const {
 }
 
 float global_scale_from_amax(Nvfp4Rule rule, float amax) {
+  if (const auto p = four_over_six_of(rule)) {
+    if (p->impl == FourOverSix::Impl::TransformerEngine) return amax;  // TE derives S_enc itself
+    return static_cast<float>(p->e4m3_max) * 6.0f / amax;              // (E*6)/amax, FlashInfer tests
+  }
   switch (rule) {
     case Nvfp4Rule::VllmKernel:
     case Nvfp4Rule::VllmTeExact: return 2688.0f / amax;  // (448*6)/amax as vLLM/FlashInfer tests do
@@ -183,6 +200,21 @@ float global_scale_from_amax(Nvfp4Rule rule, float amax) {
     case Nvfp4Rule::ModelOpt: return amax / 2688.0f;
   }
   return amax;
+}
+
+std::string nvfp4_global_scale_semantics(Nvfp4Rule rule) {
+  if (const auto p = four_over_six_of(rule)) {
+    const std::string e = std::to_string(p->e4m3_max * 6);
+    if (p->impl == FourOverSix::Impl::TransformerEngine) return "tensor amax (TE computes " + e + "/amax)";
+    return "encode: " + e + "/amax";
+  }
+  switch (rule) {
+    case Nvfp4Rule::TransformerEngine: return "tensor amax";
+    case Nvfp4Rule::VllmKernel:
+    case Nvfp4Rule::VllmTeExact: return "encode: 2688/amax";
+    case Nvfp4Rule::TorchaoSingleLevel: return "unused (single-level)";
+    default: return "decode: amax/2688";
+  }
 }
 
 float amax_abs(const float* x, std::int64_t n) {
@@ -201,6 +233,8 @@ Nvfp4Result quantize_nvfp4(const float* x, std::int64_t rows, std::int64_t cols,
   if (rows < 0 || cols < 0) throw InputError("nvfp4", "negative shape");
   gs.validate(rows, "nvfp4 global_scale");
   load_sfu_tables();  // load outside the parallel region (throws InputError if missing)
+  const std::optional<FourOverSix> fos = four_over_six_of(rule);
+  if (!fos && nvfp4_rule_name(rule) == "?") throw InputError("nvfp4", "invalid rule value " + std::to_string(static_cast<int>(rule)));
   Nvfp4Result r;
   const std::int64_t kb = cols / kBlock;
   r.packed.assign(static_cast<std::size_t>(rows * cols / 2), 0);
@@ -210,9 +244,11 @@ Nvfp4Result quantize_nvfp4(const float* x, std::int64_t rows, std::int64_t cols,
 #endif
   for (std::int64_t row = 0; row < rows; ++row) {
     const float g = gs.for_row(row);
-    for (std::int64_t b = 0; b < kb; ++b)
-      r.scales[static_cast<std::size_t>(row * kb + b)] =
-          quantize_block(x + row * cols + b * kBlock, g, rule, r.packed.data() + row * (cols / 2) + b * (kBlock / 2));
+    for (std::int64_t b = 0; b < kb; ++b) {
+      const float* v = x + row * cols + b * kBlock;
+      std::uint8_t* out = r.packed.data() + row * (cols / 2) + b * (kBlock / 2);
+      r.scales[static_cast<std::size_t>(row * kb + b)] = fos ? quantize_block_4over6(v, g, *fos, out) : quantize_block(v, g, rule, out);
+    }
   }
   return r;
 }
@@ -227,7 +263,12 @@ std::vector<float> dequantize_nvfp4(const Nvfp4Result& q, std::int64_t rows, std
     for (std::int64_t b = 0; b < kb; ++b) {
       const float s = fmt::fast::e4m3_to_f32(q.scales[static_cast<std::size_t>(row * kb + b)]);
       float bscale;
-      switch (rule) {
+      const auto fos = four_over_six_of(rule);
+      if (fos && fos->impl == FourOverSix::Impl::TransformerEngine) {
+        bscale = s * (1.0f / te_4over6_encode_scale(g, fos->e4m3_max));
+      } else if (fos) {
+        bscale = s / g;
+      } else switch (rule) {
         case Nvfp4Rule::VllmKernel:
         case Nvfp4Rule::VllmTeExact: bscale = s / g; break;  // vLLM dequantize_nvfp4_to_dtype
         case Nvfp4Rule::TransformerEngine: bscale = s * (1.0f / std::min(2688.0f / g, FLT_MAX)); break;

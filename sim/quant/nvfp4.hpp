@@ -11,9 +11,12 @@
 //   TransformerEngine:        the tensor amax (TE computes 2688/amax itself)
 //   Torchao:                  per_tensor_scale = amax / 2688 ("decode" scale)
 //   ModelOpt:                 weights_scaling_factor_2 = amax / 2688 (computed as amax/(6*448))
+//   te-4over6*:               the tensor amax (TE computes S_enc = E*6/amax, E = 256 or 448)
+//   flashinfer-4over6*:       the encode scale E*6/amax (E = 448, or 256 for the -e256 names)
 // and its shape contract: [1] per tensor, [rows] per token, or [num_experts] with expert row
 // offsets (vLLM nvfp4_experts_quant / FlashInfer fp4_quantize with row-wise scales).
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,11 +29,15 @@ enum class Nvfp4Rule : std::uint8_t {
   Torchao,            // torchao mx_formats nvfp4_tensor._nvfp4_quantize (two-level)
   TorchaoSingleLevel, // same, per_tensor_scale=None (block scales only, clamped to [2^-6, 448])
   ModelOpt,           // ModelOpt qtensor/nvfp4_tensor.py NVFP4QTensor.quantize
+  // Values >= 0x40 encode the 4-over-6 variants (TE / FlashInfer): see nvfp4_4over6.hpp
+  // (four_over_six_rule / four_over_six_of); their names come from nvfp4_rule_name.
 };
 
 std::string_view nvfp4_rule_name(Nvfp4Rule r);
 // Parses names as printed by nvfp4_rule_name; throws InputError listing the known ones.
 Nvfp4Rule parse_nvfp4_rule(std::string_view name);
+// Every rule moesim models, the six single-scale rules first, then the 4-over-6 variants.
+std::vector<Nvfp4Rule> all_nvfp4_rules();
 
 struct GlobalScale {
   enum class Shape : std::uint8_t { PerTensor, PerToken, PerExpert };
@@ -45,6 +52,9 @@ struct GlobalScale {
 
 // What the caller of each library computes from an amax (fp32, the library's op order).
 float global_scale_from_amax(Nvfp4Rule rule, float amax);
+// One line naming what the rule's global scale means ("tensor amax", "encode: 2688/amax", ...),
+// for file attributes and reports.
+std::string nvfp4_global_scale_semantics(Nvfp4Rule rule);
 
 struct Nvfp4Result {
   std::vector<std::uint8_t> packed;  // [rows, cols/2]

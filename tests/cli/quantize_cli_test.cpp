@@ -82,6 +82,23 @@ TEST_F(QuantizeCli, Nvfp4OutputEqualsLibraryAndRecordsLayout) {
   EXPECT_EQ(f.read<float>("/global_scale", h5::Scalar::F32).at(0), 2688.0f / amax);
 }
 
+TEST_F(QuantizeCli, FourOverSixRulesEqualLibrary) {
+  const float amax = quant::amax_abs(x_.data(), rows_ * cols_);
+  for (const char* name : {"te-4over6", "flashinfer-4over6-exact-mse"}) {
+    const std::string out = (dir_ / (std::string(name) + ".h5")).string();
+    const CliRun r = run(in_ + " " + out + " -d /w -f nvfp4 -r " + name);
+    ASSERT_EQ(r.code, 0) << r.out;
+    const quant::Nvfp4Rule rule = quant::parse_nvfp4_rule(name);
+    const quant::GlobalScale g{quant::GlobalScale::Shape::PerTensor, {quant::global_scale_from_amax(rule, amax)}, {}};
+    const auto q = quant::quantize_nvfp4(x_.data(), rows_, cols_, g, rule);
+    h5::File f = h5::File::open_read(out);
+    EXPECT_EQ(f.read<std::uint8_t>("/data", h5::Scalar::U8), q.packed) << name;
+    EXPECT_EQ(f.read<std::uint8_t>("/scales", h5::Scalar::U8), q.scales) << name;
+    EXPECT_EQ(f.attr_string("/", "rule"), name);
+    EXPECT_EQ(f.attr_string("/global_scale", "semantics"), quant::nvfp4_global_scale_semantics(rule));
+  }
+}
+
 TEST_F(QuantizeCli, MxAndFp8Run) {
   EXPECT_EQ(run(in_ + " " + (dir_ / "m.h5").string() + " -d /w -f mx -r rceil --elem e4m3").code, 0);
   EXPECT_EQ(run(in_ + " " + (dir_ / "p.h5").string() + " -d /w -f fp8 --granularity per-token").code, 0);

@@ -176,6 +176,29 @@ TEST(Nvfp4, RulesDifferOnTiesAsTheirOpOrdersPredict) {
   for (const auto& [name, b] : sf) EXPECT_TRUE(b == 0x3D || b == 0x3E) << name << " " << int(b);
 }
 
+TEST(Nvfp4, UnderflowedScaleKeepsTheVecMaxGuard) {
+  // cvt_warp_fp16_to_fp4 guards the output scale on vecMax != 0, not on the e4m3 SF: a block
+  // whose SF rounds to 0 gets rcp(0) = +Inf (TE_EXACT: 1/0), so nonzero elements saturate to
+  // +-6 and zeros become NaN (e2m1 has no NaN: converter convention +6, unrecorded).
+  std::vector<float> x(32, 0.0f);
+  x[0] = 1e-7f;
+  x[1] = -2e-7f;
+  x[16] = 1.0f;  // amax (second block)
+  for (Nvfp4Rule r : {Nvfp4Rule::VllmKernel, Nvfp4Rule::VllmTeExact}) {
+    const GlobalScale g{GlobalScale::Shape::PerTensor, {global_scale_from_amax(r, 1.0f)}, {}};
+    const auto q = quantize_nvfp4(x.data(), 1, 32, g, r);
+    EXPECT_EQ(q.scales[0], 0) << nvfp4_rule_name(r);  // 448 * 2e-7 < 2^-10: e4m3 0
+    EXPECT_EQ(q.packed[0], 0xF7) << nvfp4_rule_name(r);
+    EXPECT_EQ(q.packed[1], 0x77) << nvfp4_rule_name(r);
+  }
+  // An all-zero block keeps outputScale = 0: codes are the signed zeros of x*0.
+  std::vector<float> z(16, 0.0f);
+  z[3] = -0.0f;
+  const auto q = quantize_nvfp4(z.data(), 1, 16, GlobalScale{GlobalScale::Shape::PerTensor, {1.0f}, {}}, Nvfp4Rule::VllmKernel);
+  EXPECT_EQ(q.scales[0], 0);
+  EXPECT_EQ(q.packed[1], 0x80);
+}
+
 TEST(Nvfp4, GlobalScaleShapeContracts) {
   std::vector<float> x(4 * 16, 1.0f);
   GlobalScale bad{GlobalScale::Shape::PerToken, {1.0f, 2.0f}, {}};
