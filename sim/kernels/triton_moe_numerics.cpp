@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <map>
 
 #include "sim/core/error.hpp"
 #include "sim/kernels/variant_arith.hpp"
@@ -151,6 +153,9 @@ class TritonVariant final : public VariantImpl {
     const std::int64_t num_pid_m = (em + bm - 1) / bm;
     const std::int64_t num_pid_n = (g.n + bn - 1) / bn;
     const std::int64_t a_cols = a.cols();
+    const mma::FdpaParams& prm = hopper_bf16_params();
+    const mma::SimdPath path = mma::best_path();
+    const std::vector<std::uint16_t> poison(static_cast<std::size_t>(g.k), kPoisonBF16);
 
     // Blocks grouped by expert id (the kernel's early exits applied).
     std::map<std::int64_t, std::vector<std::int64_t>> blocks;
@@ -176,48 +181,74 @@ class TritonVariant final : public VariantImpl {
         throw InputError(std::string(g.b_name) + "[" + std::to_string(expert) + "]",
                          "expected bf16 [" + std::to_string(g.n) + ", " + std::to_string(g.k) + "], got " + w.dtype +
                              " [" + std::to_string(w.rows) + ", " + std::to_string(w.cols) + "]");
-      std::vector<Bf16Row> brows(static_cast<std::size_t>(g.n));
+      // The expert's B decoded once (exact doubles + alignment exponents, 8-column panels).
+      mma::PackedB pb;
+      pb.init(prm, static_cast<int>(g.n), static_cast<int>(g.k));
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
-      for (std::int64_t r = 0; r < g.n; ++r) decode_bf16_row(w.bf16() + r * g.k, g.k, brows[r]);
+      for (int q = 0; q < pb.panels(); ++q) pb.pack_panels(w.bf16(), g.k, q, q + 1);
+      const int kp = pb.k_padded();
 
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-      for (std::size_t t = 0; t < tiles.size(); ++t) {
-        const auto [pm, pn] = tiles[t];
-        Bf16Row arow;
+#pragma omp parallel num_threads(ctx.threads)
+      {
+        mma::PackedA pa;  // the tile's A rows, decoded once per pid_m (every pid_n reuses them)
+        std::int64_t packed_pm = -1;
+        std::vector<std::int64_t> toks;
+        std::vector<const std::uint16_t*> rows;
+        std::vector<float> wgts;
+        std::vector<std::uint32_t> acc, part;
         std::vector<std::uint16_t> out(static_cast<std::size_t>(bn));
-        for (std::int64_t r = 0; r < bm; ++r) {
-          const std::int64_t tok = sorted.get<std::int32_t>(pm * bm + r, ctx.log, st);
-          if (!(tok < num_valid)) continue;  // token_mask (sentinel rows are masked)
-          const std::int64_t arow_idx = tok / g.top_k;
-          const std::uint16_t* asrc = a.read_span<std::uint16_t>(arow_idx * a_cols, g.k, ctx.log, st);
-          if (asrc) {
-            decode_bf16_row(asrc, g.k, arow);
-          } else {  // out-of-bounds A row: recorded; the kernel would compute on garbage
-            const std::vector<std::uint16_t> poison(static_cast<std::size_t>(g.k), kPoisonBF16);
-            decode_bf16_row(poison.data(), g.k, arow);
+#pragma omp for schedule(static)
+        for (std::size_t t = 0; t < tiles.size(); ++t) {
+          const auto [pm, pn] = tiles[t];
+          // The program's loads, in its order (each access is bounds-checked and logged).
+          toks.clear();
+          rows.clear();
+          wgts.clear();
+          for (std::int64_t r = 0; r < bm; ++r) {
+            const std::int64_t tok = sorted.get<std::int32_t>(pm * bm + r, ctx.log, st);
+            if (!(tok < num_valid)) continue;  // token_mask (sentinel rows are masked)
+            const std::int64_t arow_idx = tok / g.top_k;
+            const std::uint16_t* asrc = a.read_span<std::uint16_t>(arow_idx * a_cols, g.k, ctx.log, st);
+            // Out-of-bounds A row: recorded; the kernel would compute on garbage (poison here).
+            rows.push_back(asrc ? asrc : poison.data());
+            toks.push_back(tok);
+            wgts.push_back(tw ? tw->get<float>(tok, ctx.log, st) : 1.0f);
           }
-          const float wgt = tw ? tw->get<float>(tok, ctx.log, st) : 1.0f;
+          if (toks.empty()) continue;
+          if (pm != packed_pm) {
+            pa.pack(prm, static_cast<int>(g.k), rows);
+            packed_pm = pm;
+          }
           const std::int64_t n0 = pn * bn, n1 = std::min(g.n, n0 + bn);  // store mask offs_cn < N
-          for (std::int64_t n = n0; n < n1; ++n) {
-            float acc = dot(arow, brows[n]);
-            if (g.mul_routed_weight) acc = acc * wgt;  // fp32, after dequant/bias, before the cast
-            out[n - n0] = bf16_rne(acc);
+          const std::int64_t width = n1 - n0;
+          acc.assign(toks.size() * static_cast<std::size_t>(width), 0u);
+          if (chain_ == DotChain::AccChained) {
+            // acc += tl.dot(a, b): one wgmma chain over the whole K, fp32 accumulator from 0.
+            mma::gemm_packed(prm, path, pa, pb, static_cast<int>(n0), static_cast<int>(n1), 0, kp, nullptr, 0,
+                             acc.data(), width);
+          } else {
+            // Each BLOCK_K tile's dot from 0, then acc = acc + dot (fp32 add, RNE).
+            part.resize(acc.size());
+            for (std::int64_t k0 = 0; k0 < kp; k0 += cfg_.block_k) {
+              mma::gemm_packed(prm, path, pa, pb, static_cast<int>(n0), static_cast<int>(n1), static_cast<int>(k0),
+                               static_cast<int>(std::min<std::int64_t>(kp, k0 + cfg_.block_k)), nullptr, 0, part.data(),
+                               width);
+              for (std::size_t i = 0; i < acc.size(); ++i)
+                acc[i] = std::bit_cast<std::uint32_t>(std::bit_cast<float>(acc[i]) + std::bit_cast<float>(part[i]));
+            }
           }
-          std::uint16_t* dst = c.write_span<std::uint16_t>(tok * g.n + n0, n1 - n0, ctx.log, st);
-          if (dst) std::copy(out.begin(), out.begin() + (n1 - n0), dst);
+          for (std::size_t i = 0; i < toks.size(); ++i) {
+            for (std::int64_t n = 0; n < width; ++n) {
+              float v = std::bit_cast<float>(acc[i * static_cast<std::size_t>(width) + static_cast<std::size_t>(n)]);
+              if (g.mul_routed_weight) v = v * wgts[i];  // fp32, after dequant/bias, before the cast
+              out[static_cast<std::size_t>(n)] = bf16_rne(v);
+            }
+            std::uint16_t* dst = c.write_span<std::uint16_t>(toks[i] * g.n + n0, width, ctx.log, st);
+            if (dst) std::copy(out.begin(), out.begin() + width, dst);
+          }
         }
       }
     }
-  }
-
-  float dot(const Bf16Row& a, const Bf16Row& b) const {
-    if (chain_ == DotChain::AccChained) return hopper_bf16_dot_chain(a, b, 0, a.padded, 0.0f);
-    float acc = 0.0f;
-    for (std::int64_t k0 = 0; k0 < a.padded; k0 += cfg_.block_k) {
-      const float d = hopper_bf16_dot_chain(a, b, k0, std::min<std::int64_t>(a.padded, k0 + cfg_.block_k), 0.0f);
-      acc = acc + d;
-    }
-    return acc;
   }
 
   void write_zeros(StageContext& ctx, EmuBuffer& sorted, EmuBuffer& c, std::int64_t pm, std::int64_t pn,

@@ -23,6 +23,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 
 #include "sim/core/error.hpp"
 #include "sim/mma/fdpa.hpp"
@@ -520,6 +521,42 @@ void gemm_packed(const FdpaParams& p, SimdPath path, const PackedA& a, const Pac
   }
   for (int r = 0; r < rows; ++r)
     for (int jj = n_begin; jj < n_end; ++jj) D[r * ldd + (jj - n_begin)] = state[r * W + (jj - q0 * kW)];
+}
+
+std::uint32_t chain_rows(const FdpaParams& p, const PackedA& a, int ra, const PackedA& b, int rb, int k_begin, int k_end,
+                         std::uint32_t c) {
+  const char* where = "mma::chain_rows";
+  if (a.op != p.a || b.op != p.b || a.l != p.l || b.l != p.l || !gemm_supported(p))
+    throw InputError(where, "operands were not packed for " + p.key());
+  if (a.k_padded() != b.k_padded() || ra < 0 || ra >= a.rows() || rb < 0 || rb >= b.rows())
+    throw InputError(where, "row index or K mismatch");
+  if (k_begin < 0 || k_end > a.k_padded() || k_begin > k_end || k_begin % p.l || k_end % p.l)
+    throw InputError(where, "K range [" + std::to_string(k_begin) + ", " + std::to_string(k_end) +
+                                ") is not a range of whole " + std::to_string(p.l) + "-element steps inside K");
+  const int L = p.l, F = p.f, kp = a.k_padded(), steps = kp / L;
+  for (int s = k_begin / L; s < k_end / L; ++s) {
+    const std::size_t ka = static_cast<std::size_t>(ra) * kp + static_cast<std::size_t>(s) * L;
+    const std::size_t kb = static_cast<std::size_t>(rb) * kp + static_cast<std::size_t>(s) * L;
+    const OperandValue cv = decode_operand(p.c, c);
+    if (a.special[static_cast<std::size_t>(ra) * steps + s] || b.special[static_cast<std::size_t>(rb) * steps + s] ||
+        cv.cls == fmt::Class::NaN || cv.cls == fmt::Class::Inf) {
+      std::uint32_t ta[64], tb[64];
+      for (int l = 0; l < L; ++l) {
+        ta[l] = a.raw[ka + l];
+        tb[l] = b.raw[kb + l];
+      }
+      c = fdpa_step(p, ta, tb, L, c, nullptr, nullptr);
+      continue;
+    }
+    int emax = cv.m == 0 ? p.e_zero : cv.e;
+    for (int l = 0; l < L; ++l) emax = std::max(emax, a.exp[ka + l] + b.exp[kb + l]);
+    const double sc = std::bit_cast<double>(static_cast<std::uint64_t>(F - emax + 1023) << 52);  // 2^(F - e_max), exact
+    const double cval = std::ldexp(static_cast<double>(cv.m), cv.q);
+    double sum = std::trunc((cv.neg ? -cval : cval) * sc);
+    for (int l = 0; l < L; ++l) sum += std::trunc(a.val[ka + l] * b.val[kb + l] * sc);
+    c = round_output(p.rho, sum < 0, static_cast<std::uint64_t>(std::fabs(sum)), emax - F);
+  }
+  return c;
 }
 
 void gemm_rows(const FdpaParams& p, SimdPath path, int M, int N, int K, const std::uint16_t* A, const std::uint16_t* Bt,

@@ -104,4 +104,10 @@ class PackedA {
 void gemm_packed(const FdpaParams& p, SimdPath path, const PackedA& a, const PackedB& b, int n_begin, int n_end,
                  int k_begin, int k_end, const std::uint32_t* C, std::int64_t ldc, std::uint32_t* D, std::int64_t ldd);
 
+// One chain at a time, for callers that walk outputs one by one (small K groups, scalar
+// loops): row ra of `a` against row rb of `b` (both packed as rows, same K), the steps
+// covering [k_begin, k_end) (multiples of L), from accumulator bits c. Portable code.
+std::uint32_t chain_rows(const FdpaParams& p, const PackedA& a, int ra, const PackedA& b, int rb, int k_begin, int k_end,
+                         std::uint32_t c);
+
 }  // namespace moesim::mma
