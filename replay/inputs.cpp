@@ -57,7 +57,7 @@ kernels::ExpertMatrix SyntheticWeights::read(const std::string& which, std::int6
 }
 
 bool apply_triton_tactic(kernels::VariantSpec& spec, const std::string& tactic, const std::string& where) {
-  if (spec.family != "triton_fused_moe" || tactic.empty()) return false;
+  if ((spec.family != "triton_fused_moe" && spec.family != "triton_fused_moe_fp8") || tactic.empty()) return false;
   static const std::pair<const char*, const char*> keys[] = {
       {"BLOCK_SIZE_M", "block_m"}, {"BLOCK_SIZE_N", "block_n"}, {"BLOCK_SIZE_K", "block_k"}, {"GROUP_SIZE_M", "group_m"}};
   bool any = false;

@@ -3,6 +3,7 @@
 
 #include "replay/inputs.hpp"
 #include "sim/core/error.hpp"
+#include "sim/formats/fast.hpp"
 #include "traces/weights.hpp"
 
 namespace moesim::replay {
@@ -16,6 +17,17 @@ std::string call_where(const traces::Trace& t, std::size_t index) {
 
 kernels::EmuBuffer tensor_buffer(const std::string& name, const traces::Tensor& t, const std::string& where) {
   kernels::ElemType et;
+  if (t.dtype == "fp8_e4m3fn") {  // quantized activations: widened exactly to bf16 (see triton_fp8_numerics.hpp)
+    traces::Tensor wide;
+    wide.dtype = "bf16";
+    wide.shape = t.shape;
+    wide.bytes.resize(t.bytes.size() * 2);
+    for (std::size_t i = 0; i < t.bytes.size(); ++i) {
+      const std::uint16_t b = fmt::fast::f32_to_bf16_rn(fmt::fast::e4m3_to_f32(t.bytes[i]));
+      std::memcpy(wide.bytes.data() + 2 * i, &b, 2);
+    }
+    return tensor_buffer(name, wide, where);
+  }
   if (t.dtype == "bf16") et = kernels::ElemType::BF16;
   else if (t.dtype == "f32") et = kernels::ElemType::F32;
   else if (t.dtype == "f64") et = kernels::ElemType::F64;
@@ -47,6 +59,11 @@ class TraceWeights final : public kernels::WeightProvider {
     m.rows = w.w.shape[0];
     m.cols = w.w.shape[1];
     m.bytes = std::move(w.w.bytes);
+    if (w.scale && w.scale->dtype == "f32") {  // fp8 weight scales: per expert [E] or 128x128 blocks [E, N/128, K/128]
+      m.scale.resize(w.scale->bytes.size() / 4);
+      std::memcpy(m.scale.data(), w.scale->bytes.data(), m.scale.size() * 4);
+      m.scale_shape = w.scale->shape;
+    }
     return m;
   }
 

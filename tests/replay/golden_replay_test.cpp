@@ -23,7 +23,7 @@ std::vector<std::string> golden_traces() {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(golden_dir(), ec))
-    if (e.path().extension() == ".h5" && e.path().filename().string().rfind("triton_", 0) == 0)
+    if (e.path().extension() == ".h5" && e.path().filename().string().rfind("triton_bf16_", 0) == 0)
       out.push_back(e.path().string());
   std::sort(out.begin(), out.end());
   return out;
