@@ -15,6 +15,7 @@
 #include "replay/diff.hpp"
 #include "replay/executor.hpp"
 #include "replay/inputs.hpp"
+#include "sim/core/error.hpp"
 #include "traces/h5.hpp"
 #include "traces/trace_io.hpp"
 
@@ -174,6 +175,30 @@ TEST(GoldenFp8Replay, ThreadCountDoesNotChangeBits) {
       EXPECT_EQ(std::memcmp(buf.bytes().data(), other.bytes().data(), buf.bytes().size()), 0) << name;
     }
   }
+}
+
+
+// Wrong weights or shapes for the variant are input errors naming what is wrong, never a crash.
+TEST(GoldenFp8Replay, MismatchedTracesAreInputErrors) {
+  auto expect_error = [](const std::string& path, const std::string& variant, const std::string& needle) {
+    SCOPED_TRACE(path + " with " + variant);
+    const traces::Trace t = traces::read_trace(path);
+    kernels::VariantSpec spec = kernels::find_variant(variant);
+    apply_triton_tactic(spec, t.context.tactic, path);
+    const CallInputs call = call_inputs_from_trace(t, 0);
+    const auto weights = open_trace_weights(path);
+    try {
+      run_replay(spec, call, *weights);
+      ADD_FAILURE() << "expected InputError";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const std::string dir = golden_dir().string() + "/";
+  expect_error(dir + "triton_bf16_e8k2.h5", "triton_fp8_per_tensor", "expected fp8_e4m3fn");
+  expect_error(dir + "triton_fp8_pt_bm16_e4k2.h5", "triton_fp8_block128", "not a multiple of the group size 128");
+  expect_error(dir + "triton_fp8_blk_bm64_e3k2.h5", "triton_fp8_per_tensor", "f32 weight scales per expert");
+  expect_error(dir + "triton_fp8_pt_bm64_e10k8.h5", "triton_bf16", "expected bf16");
 }
 
 }  // namespace
