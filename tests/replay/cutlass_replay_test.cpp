@@ -388,6 +388,32 @@ TEST(CutlassReplay, Mxfp4ShapeTheInterleaveCannotHoldIsAnInputError) {
   EXPECT_THROW(run_replay(kernels::find_variant("flashinfer_cutlass_mxfp4_bf16_sm90"), call, linear), InputError);
 }
 
+// Routing by hand: T=3, K=2, E=3, ids [[2,0],[0,1],[2,1]]. Kernel rows unpermuted = k*T + t:
+// (t0,k0)=0 e2, (t1,k0)=1 e0, (t2,k0)=2 e2, (t0,k1)=3 e0, (t1,k1)=4 e1, (t2,k1)=5 e1.
+// Grouped by expert, by token inside an expert: e0: t0 (3), t1 (1); e1: t1 (4), t2 (5);
+// e2: t0 (0), t2 (2). Offsets [0, 2, 4, 6].
+TEST(CutlassReplay, RoutingPermutationByHand) {
+  auto p = problem(3, 2, 3, 16, 16);
+  CallInputs call = synth_call(p, 2);
+  call.topk_ids = {2, 0, 0, 1, 2, 1};
+  const SyntheticWeights w(p, 1, 1.0);
+  const ReplayResult r = run_replay(kernels::find_variant("flashinfer_cutlass_bf16"), call, w);
+  auto ints = [&](const char* name) {
+    const EmuBuffer& b = buf(r, name);
+    return std::vector<std::int32_t>(b.data<std::int32_t>(), b.data<std::int32_t>() + b.size());
+  };
+  EXPECT_EQ(ints("expert_first_token_offset"), (std::vector<std::int32_t>{0, 2, 4, 6}));
+  EXPECT_EQ(ints("permuted_row_to_unpermuted_row"), (std::vector<std::int32_t>{3, 1, 4, 5, 0, 2}));
+  EXPECT_EQ(ints("unpermuted_row_to_permuted_row"), (std::vector<std::int32_t>{4, 1, 5, 0, 2, 3}));
+  // expandInputRows copies token rows: permuted row 0 is token 0, row 1 token 1, row 3 token 2.
+  const EmuBuffer& pin = buf(r, "permuted_input");
+  for (std::int64_t h = 0; h < p.hidden; ++h) {
+    EXPECT_EQ(pin.raw_bits(0 * p.hidden + h), call.hidden_states[0 * p.hidden + h]);
+    EXPECT_EQ(pin.raw_bits(1 * p.hidden + h), call.hidden_states[1 * p.hidden + h]);
+    EXPECT_EQ(pin.raw_bits(3 * p.hidden + h), call.hidden_states[2 * p.hidden + h]);
+  }
+}
+
 // ---- Emulated-memory findings --------------------------------------------------------------
 
 class BrokenCutlass final : public kernels::VariantImpl {
