@@ -156,6 +156,7 @@ class TritonVariant final : public VariantImpl {
     const mma::FdpaParams& prm = hopper_bf16_params();
     const mma::SimdPath path = mma::best_path();
     const std::vector<std::uint16_t> poison(static_cast<std::size_t>(g.k), kPoisonBF16);
+    mma::PackedB pb;  // reused expert after expert (keeps its pages)
 
     // Blocks grouped by expert id (the kernel's early exits applied).
     std::map<std::int64_t, std::vector<std::int64_t>> blocks;
@@ -182,7 +183,6 @@ class TritonVariant final : public VariantImpl {
                          "expected bf16 [" + std::to_string(g.n) + ", " + std::to_string(g.k) + "], got " + w.dtype +
                              " [" + std::to_string(w.rows) + ", " + std::to_string(w.cols) + "]");
       // The expert's B decoded once (exact doubles + alignment exponents, 8-column panels).
-      mma::PackedB pb;
       pb.init(prm, static_cast<int>(g.n), static_cast<int>(g.k));
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
       for (int q = 0; q < pb.panels(); ++q) pb.pack_panels(w.bf16(), g.k, q, q + 1);
@@ -190,13 +190,15 @@ class TritonVariant final : public VariantImpl {
 
 #pragma omp parallel num_threads(ctx.threads)
       {
-        mma::PackedA pa;  // the tile's A rows, decoded once per pid_m (every pid_n reuses them)
+        // Per-thread scratch, kept across experts and stages (OpenMP reuses its threads).
+        thread_local mma::PackedA pa;  // the tile's A rows, decoded once per pid_m (every pid_n reuses them)
+        thread_local std::vector<std::int64_t> toks;
+        thread_local std::vector<const std::uint16_t*> rows;
+        thread_local std::vector<float> wgts;
+        thread_local std::vector<std::uint32_t> acc, part;
+        thread_local std::vector<std::uint16_t> out;
+        out.resize(static_cast<std::size_t>(bn));
         std::int64_t packed_pm = -1;
-        std::vector<std::int64_t> toks;
-        std::vector<const std::uint16_t*> rows;
-        std::vector<float> wgts;
-        std::vector<std::uint32_t> acc, part;
-        std::vector<std::uint16_t> out(static_cast<std::size_t>(bn));
 #pragma omp for schedule(static)
         for (std::size_t t = 0; t < tiles.size(); ++t) {
           const auto [pm, pn] = tiles[t];

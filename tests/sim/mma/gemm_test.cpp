@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "sim/core/error.hpp"
@@ -202,9 +203,12 @@ TEST(FastGemm, OtherArchitecturesBitIdenticalToScalarModel) {
   EXPECT_GE(n, 250'000);
 }
 
-// The packed decoder against the model's decoder, every bit pattern of every operand format.
+// The packed decoder against the model's decoder, every bit pattern of every operand format,
+// through the SIMD row decoder (best path) and the portable one (MOESIM_SIMD=scalar).
 TEST(FastGemm, PackedDecodeMatchesModelDecoderExhaustively) {
+  for (const char* simd : {"", "scalar"})
   for (const char* inst : {"wgmma.bf16.f32", "wgmma.f16.f32", "wgmma.e4m3.f32", "wgmma.e5m2.f32"}) {
+    if (*simd) setenv("MOESIM_SIMD", simd, 1);
     const FdpaParams p = test::published("hopper", inst);
     const int n = 1 << semantics_of(p.a).bits;
     std::vector<std::uint16_t> all(static_cast<std::size_t>(n));
@@ -212,6 +216,19 @@ TEST(FastGemm, PackedDecodeMatchesModelDecoderExhaustively) {
     const std::uint16_t* row = all.data();
     PackedA pa;
     pa.pack(p, n, std::span<const std::uint16_t* const>(&row, 1));
+    unsetenv("MOESIM_SIMD");
+    // The same patterns as B columns (panel layout): lane 3 of panel 0 holds them.
+    std::vector<std::uint16_t> bt(static_cast<std::size_t>(n) * 5, 0);
+    for (int i = 0; i < n; ++i) bt[static_cast<std::size_t>(n) * 3 + i] = all[i];
+    if (*simd) setenv("MOESIM_SIMD", simd, 1);
+    PackedB pb;
+    pb.pack(p, 5, n, bt.data(), n);
+    unsetenv("MOESIM_SIMD");
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(pb.val[static_cast<std::size_t>(i) * PackedB::kPanel + 3], pa.val[i]) << inst << " " << i;
+      ASSERT_EQ(pb.exp[static_cast<std::size_t>(i) * PackedB::kPanel + 3], pa.exp[i]) << inst << " " << i;
+      ASSERT_EQ((pb.special[i / p.l] >> 3) & 1, pa.special[i / p.l]) << inst << " " << i;
+    }
     for (int i = 0; i < n; ++i) {
       const OperandValue v = decode_operand(p.a, static_cast<std::uint32_t>(i));
       const bool special = v.cls == fmt::Class::NaN || v.cls == fmt::Class::Inf;
