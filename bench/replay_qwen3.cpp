@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,6 +22,13 @@
 using namespace moesim;
 
 namespace {
+// Process CPU time (all threads): per-MAC cost that stays meaningful on a shared machine.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 template <class T>
 void dump(const std::filesystem::path& p, const T* data, std::size_t n) {
   std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(n * sizeof(T)));
@@ -60,11 +69,16 @@ int main(int argc, char** argv) {
               static_cast<long long>(p.hidden), static_cast<long long>(p.intermediate), threads);
   replay::ReplayOptions ro;
   ro.threads = threads;
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) > 0) std::printf("load average before the replay: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+  const double cpu0 = cpu_seconds();
   const replay::ReplayResult r = replay::run_replay(kernels::find_variant("triton_bf16"), call, weights, ro);
+  const double cpu = cpu_seconds() - cpu0;
   for (const auto& t : r.timings) std::printf("  triton_bf16 %-10s %9.3f s\n", t.stage.c_str(), t.seconds);
   const double products = double(p.slots()) * double(p.n1() * p.hidden + p.hidden * p.intermediate);
-  std::printf("triton_bf16 replay (bit-accurate): %.3f s  (%.2f ns per emulated MAC per thread)\n", r.seconds,
-              r.seconds * threads / products * 1e9);
+  std::printf("triton_bf16 replay (bit-accurate): %.3f s  (%.2f ns per emulated MAC per thread from wall time; "
+              "%.2f CPU-ns per MAC from process CPU time, %.1f CPU-s)\n",
+              r.seconds, r.seconds * threads / products * 1e9, cpu / products * 1e9, cpu);
 
   const std::string cmd = python + " " + std::string(MOESIM_SOURCE_DIR) + "/bench/replay_torch_reference.py " +
                           dir.string() + " " + std::to_string(threads);

@@ -1,12 +1,43 @@
 #include "sim/kernels/reference_numerics.hpp"
 
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "sim/core/error.hpp"
 #include "sim/kernels/variant_arith.hpp"
+#include "sim/mma/gemm.hpp"
 
 namespace moesim::kernels::reference {
 namespace {
+
+// R slots x one 8-column panel of W (k-major, [k][8]): every lane is one output's sum in k
+// order, acc = acc + a*w with both operations rounded as the scalar loop rounds them (no
+// FMA), so the bits equal the scalar loop's; the lanes only run side by side.
+template <int R>
+__attribute__((target("avx512f"))) void panel_sums(const double* const* a, const double* wp, std::int64_t k, double* out) {
+  __m512d acc[R];
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_pd();
+  for (std::int64_t j = 0; j < k; ++j) {
+    const __m512d w = _mm512_loadu_pd(wp + j * 8);
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm512_add_pd(acc[r], _mm512_mul_pd(_mm512_set1_pd(a[r][j]), w));
+  }
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm512_storeu_pd(out + r * 8, acc[r]);
+}
+
+void panel_sums_n(int R, const double* const* a, const double* wp, std::int64_t k, double* out) {
+  switch (R) {
+    case 8: return panel_sums<8>(a, wp, k, out);
+    case 7: return panel_sums<7>(a, wp, k, out);
+    case 6: return panel_sums<6>(a, wp, k, out);
+    case 5: return panel_sums<5>(a, wp, k, out);
+    case 4: return panel_sums<4>(a, wp, k, out);
+    case 3: return panel_sums<3>(a, wp, k, out);
+    case 2: return panel_sums<2>(a, wp, k, out);
+    default: return panel_sums<1>(a, wp, k, out);
+  }
+}
 
 class ReferenceVariant final : public VariantImpl {
  public:
@@ -57,6 +88,10 @@ class ReferenceVariant final : public VariantImpl {
                                                                               ", " + std::to_string(k) + "]");
       std::vector<double> wd(static_cast<std::size_t>(n * k));
       for (std::int64_t i = 0; i < n * k; ++i) wd[i] = bf16_to_f32(w.bf16()[i]);
+      if (mma::best_path() == mma::SimdPath::AVX512) {
+        gemm_lanes(ctx, a, tw, out, slots, wd, n, k, a_is_tokens, weighted);
+        continue;
+      }
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
       for (std::size_t si = 0; si < slots.size(); ++si) {
         const std::int64_t s = slots[si];
@@ -71,6 +106,48 @@ class ReferenceVariant final : public VariantImpl {
           double acc = 0.0;
           for (std::int64_t j = 0; j < k; ++j) acc += av[j] * wr[j];
           dst[c] = weighted ? acc * wgt : acc;
+        }
+      }
+    }
+  }
+
+  // The same sums, 8 output columns per AVX-512 register and 8 slots per W load (W repacked
+  // k-major in 8-column panels); bit-identical to the scalar loop above (MOESIM_SIMD=scalar
+  // selects that one; tests/sim/kernels/reference_numerics_test.cpp compares them).
+  void gemm_lanes(StageContext& ctx, EmuBuffer& a, EmuBuffer* tw, EmuBuffer& out, const std::vector<std::int64_t>& slots,
+                  const std::vector<double>& wd, std::int64_t n, std::int64_t k, bool a_is_tokens, bool weighted) {
+    const MoeProblem& p = ctx.problem;
+    const std::int64_t panels = (n + 7) / 8;
+    std::vector<double> wp(static_cast<std::size_t>(panels * k * 8), 0.0);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t q = 0; q < panels; ++q)
+      for (std::int64_t lane = 0; lane < 8 && q * 8 + lane < n; ++lane)
+        for (std::int64_t j = 0; j < k; ++j) wp[(q * k + j) * 8 + lane] = wd[(q * 8 + lane) * k + j];
+    const std::int64_t groups = (static_cast<std::int64_t>(slots.size()) + 7) / 8;
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t gi = 0; gi < groups; ++gi) {
+      const int R = static_cast<int>(std::min<std::int64_t>(8, static_cast<std::int64_t>(slots.size()) - gi * 8));
+      std::vector<double> av(static_cast<std::size_t>(R * k));
+      const double* arow[8];
+      double* dst[8];
+      double wgt[8];
+      for (int r = 0; r < R; ++r) {
+        const std::int64_t s = slots[static_cast<std::size_t>(gi * 8 + r)];
+        const std::int64_t row = a_is_tokens ? s / p.top_k : s;
+        for (std::int64_t j = 0; j < k; ++j) av[r * k + j] = load(a, row * k + j, ctx);
+        arow[r] = av.data() + r * k;
+        wgt[r] = tw ? tw->as_double(s) : 1.0;
+        dst[r] = out.write_span<double>(s * n, n, ctx.log, ctx.stage.id);
+      }
+      double sums[64];
+      for (std::int64_t q = 0; q < panels; ++q) {
+        panel_sums_n(R, arow, wp.data() + q * k * 8, k, sums);
+        for (int r = 0; r < R; ++r) {
+          if (!dst[r]) continue;
+          for (std::int64_t lane = 0; lane < 8 && q * 8 + lane < n; ++lane) {
+            const double acc = sums[r * 8 + lane];
+            dst[r][q * 8 + lane] = weighted ? acc * wgt[r] : acc;
+          }
         }
       }
     }
