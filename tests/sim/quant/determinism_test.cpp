@@ -26,6 +26,9 @@ TEST(Determinism, SameBytesForOneAndManyThreads) {
   const auto a = quantize_nvfp4(x.data(), rows, cols, g, Nvfp4Rule::VllmKernel);
   const auto ma = quantize_mx(x.data(), rows, cols, MxElem::E2M1, MxScaleRule::FlashinferRoundUp);
   const auto fa = quantize_fp8(x.data(), rows, cols, Fp8Granularity::Block128x128);
+  const Nvfp4Rule fos = parse_nvfp4_rule("te-4over6");
+  const GlobalScale ga{GlobalScale::Shape::PerTensor, {amax_abs(x.data(), rows * cols)}, {}};
+  const auto oa = quantize_nvfp4(x.data(), rows, cols, ga, fos);
   for (int t : {2, 3, 8}) {
     omp_set_num_threads(t);
     const auto b = quantize_nvfp4(x.data(), rows, cols, g, Nvfp4Rule::VllmKernel);
@@ -37,6 +40,9 @@ TEST(Determinism, SameBytesForOneAndManyThreads) {
     const auto fb = quantize_fp8(x.data(), rows, cols, Fp8Granularity::Block128x128);
     EXPECT_EQ(fa.data, fb.data);
     EXPECT_EQ(fa.scales, fb.scales);
+    const auto ob = quantize_nvfp4(x.data(), rows, cols, ga, fos);
+    EXPECT_EQ(oa.packed, ob.packed);
+    EXPECT_EQ(oa.scales, ob.scales);
   }
 #endif
 }
