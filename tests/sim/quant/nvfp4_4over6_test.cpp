@@ -17,6 +17,7 @@
 #include "sim/core/bits.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
+#include "sim/formats/casts.hpp"
 #include "sim/formats/convert.hpp"
 #include "sim/formats/semantics.hpp"
 #include "sim/quant/nvfp4.hpp"
@@ -302,6 +303,58 @@ TEST(Nvfp4FourOverSix, FlashInferMapToSixIsTheVllmKernelRule) {
     ++same;
   }
   EXPECT_GT(same, 500);
+}
+
+// TE's second source, pytorch/custom_recipes/reference_nvfp4.py
+// _quantize_blockwise_4over6_reference @d0067d0d (non-fast error path), transcribed in fp32
+// torch semantics: torch e4m3 cast after clamp(+-448), clamp(x*enc, +-6) and cast_to_fp4x2
+// (sign = x < 0, so -0 -> 0x0). It must agree with the CUDA model except where x*enc is -0.
+TEST(Nvfp4FourOverSix, TeCudaModelAgreesWithTePythonReference) {
+  const fmt::Cast& torch_e4m3 = fmt::find_cast("torch<2.13 e4m3fn");
+  const float amax = 7.0f;
+  const auto x = test_blocks(31, 3000, amax);
+  for (const FourOverSix& p : all_four_over_six()) {
+    if (p.impl != FourOverSix::Impl::TransformerEngine || p.err_fp16) continue;
+    const Nvfp4Rule rule = four_over_six_rule(p);
+    const auto q = quantize_nvfp4(x.data(), 1, static_cast<std::int64_t>(x.size()), GlobalScale{GlobalScale::Shape::PerTensor, {amax}, {}}, rule);
+    const float gES = std::min(static_cast<float>(p.e4m3_max) * 6.0f / amax, std::numeric_limits<float>::max());
+    const float gDS = 1.0f / gES;
+    const float denom = 6.0f * static_cast<float>(p.e4m3_max);
+    for (std::size_t b = 0; b < x.size() / 16; ++b) {
+      const float* v = x.data() + b * 16;
+      float vmax = 0;
+      for (int j = 0; j < 16; ++j) vmax = std::max(vmax, std::fabs(v[j]));
+      const float base = vmax / 6.0f * gES;
+      std::uint32_t sfb[2], codes[2][16];
+      bool negzero[2][16];
+      float err[2] = {0, 0};
+      for (int c = 0; c < 2; ++c) {
+        const float s = std::clamp(c == 0 ? base * 1.5f : base, -448.0f, 448.0f);
+        sfb[c] = fmt::apply(torch_e4m3, f32_bits(s));
+        const float sf = static_cast<float>(e4m3_value(sfb[c]));
+        const float enc = std::min(1.0f / (sf * gDS), std::numeric_limits<float>::max());
+        for (int j = 0; j < 16; ++j) {
+          const float t = std::clamp(v[j] * enc, -6.0f, 6.0f);
+          fmt::ConvertOptions o;
+          std::uint32_t code = fmt::convert(fmt::kFP32, fmt::kE2M1, f32_bits(std::fabs(t)), o);
+          if (t < 0) code |= 8;
+          codes[c][j] = code;
+          negzero[c][j] = t == 0.0f && std::signbit(t);  // -0: Python 0x0, hardware cvt 0x8
+          float val = static_cast<float>(e2m1_value(code)) * sf;
+          val = val * amax;
+          val = val / denom;
+          const float diff = val - v[j];
+          err[c] = err[c] + (p.err == FourOverSix::Err::MSE ? diff * diff : std::fabs(diff));
+        }
+      }
+      const int w = err[0] < err[1] ? 0 : 1;
+      ASSERT_EQ(q.scales[b], sfb[w]) << four_over_six_name(p) << " block " << b;
+      for (int j = 0; j < 16; ++j) {
+        const std::uint32_t got = code_of(q.packed.data() + b * 8, j);
+        ASSERT_EQ(got, negzero[w][j] ? 0x8u : codes[w][j]) << four_over_six_name(p) << " " << b << " " << j;
+      }
+    }
+  }
 }
 
 TEST(Nvfp4FourOverSix, NamesGlobalScalesAndRoundtrip) {
