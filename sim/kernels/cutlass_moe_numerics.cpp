@@ -10,7 +10,9 @@
 #include "models/lib/mma_params.hpp"
 #include "sim/core/error.hpp"
 #include "sim/formats/fast.hpp"
+#include "sim/mma/fdpa.hpp"
 #include "sim/mma/gemm.hpp"
+#include "sim/quant/nvfp4.hpp"
 #include "sim/quant/layout.hpp"
 #include "sim/quant/sfu.hpp"
 
@@ -86,9 +88,30 @@ std::uint8_t quantize_input_e4m3(std::uint16_t x_bf16, float inv_scale) {
   return fmt::fast::f32_to_e4m3_satfinite(bf16_to_f32(x_bf16) * inv_scale);
 }
 
+Nvfp4Row nvfp4_row(const std::uint8_t* packed, const std::uint8_t* sf, std::int64_t k) {
+  const std::int64_t kp = (k + 63) / 64 * 64;
+  Nvfp4Row r;
+  r.codes.assign(static_cast<std::size_t>(kp), 0);
+  r.sf.assign(static_cast<std::size_t>(kp / 16), 0);
+  for (std::int64_t j = 0; j < k; ++j) r.codes[j] = j % 2 == 0 ? (packed[j / 2] & 0xF) : (packed[j / 2] >> 4);
+  for (std::int64_t g = 0; g < k / 16; ++g) r.sf[g] = sf[g];
+  return r;
+}
+
+namespace {
+const mma::FdpaParams& sm100_nvfp4_params() {
+  static const mma::FdpaParams p = models::FdpaTable::load_default().find("blackwell", "tcgen05.mxf4nvf4.nvfp4");
+  return p;
+}
+}  // namespace
+
+float nvfp4_dot(const Nvfp4Row& a, const Nvfp4Row& b) {
+  return std::bit_cast<float>(mma::dot(sm100_nvfp4_params(), a.codes, b.codes, 0u, a.sf, b.sf));
+}
+
 namespace {
 
-enum class Quant { Bf16, Fp8PerTensor, Mxfp4W4A16 };
+enum class Quant { Bf16, Fp8PerTensor, Mxfp4W4A16, Nvfp4 };
 
 double param_number(const VariantSpec& spec, const std::string& key, double dflt) {
   auto it = spec.params.find(key);
@@ -105,10 +128,12 @@ std::string shape_str(std::int64_t r, std::int64_t c) {
 // One expert's weight matrix prepared for the mainloop: bf16-decoded rows (exact images of the
 // stored elements) and, for MXFP4, the ue8m0 group scales in logical [n, k/32] order.
 struct PreparedWeights {
-  std::vector<Bf16Row> rows;
+  mma::PackedB pb;                   // bf16 / W4A16: the bf16 image of B, packed once
+  std::vector<std::uint16_t> bf16w;  // bf16 / W4A16: [n, k] bf16 bits (W4A16: e2m1 values, unscaled)
   std::vector<std::uint16_t> fp8;    // fp8: [n, k_padded] e4m3 codes (one per uint16, as mma::gemm_rows reads)
   std::vector<std::uint8_t> scales;  // mxfp4: [n, k/32]
-  float per_tensor_scale = 1.0f;     // fp8: weight dequant scale
+  float per_tensor_scale = 1.0f;     // fp8: weight dequant scale; nvfp4: weight global decode scale
+  std::vector<Nvfp4Row> nvfp4;       // nvfp4: [n] rows
 };
 
 class CutlassVariant final : public VariantImpl {
@@ -140,7 +165,7 @@ class CutlassVariant final : public VariantImpl {
   void run_stage(StageContext& ctx) override {
     const std::string& kind = ctx.stage.kind;
     if (kind == "route_align") return route(ctx);
-    if (kind == "quantize_act") return quantize_input(ctx);
+    if (kind == "quantize_act") return quant_ == Quant::Nvfp4 ? expand(ctx) : quantize_input(ctx);  // NVFP4: fused in expandInputRows
     if (kind == "permute") return expand(ctx);
     if (kind == "gemm1") return gemm(ctx, true);
     if (kind == "activation") return activation(ctx);
@@ -210,6 +235,7 @@ class CutlassVariant final : public VariantImpl {
     EmuBuffer& perm_to_unperm = ctx.in(ctx.stage.inputs.at(1));
     EmuBuffer& offsets = ctx.in(ctx.stage.inputs.at(2));
     const std::int64_t valid = offsets.get<std::int32_t>(p.num_experts, ctx.log, st);
+    if (quant_ == Quant::Nvfp4) return expand_nvfp4(ctx, in, perm_to_unperm, valid);
     EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), in.type(), {valid, p.hidden});
     const std::size_t es = elem_size(in.type());
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
@@ -228,6 +254,41 @@ class CutlassVariant final : public VariantImpl {
     }
   }
 
+
+  // NVFP4 quantization of rows of bf16 values as cvt_warp_fp16_to_fp4<bf16, 16, 8, false>
+  // (sim/quant rule VllmKernel) with the encode global scale; codes and e4m3 scale bytes go to
+  // two I32 buffers (one code / one byte per element).
+  void quantize_rows_nvfp4(const std::uint16_t* src, std::int64_t cols, float encode_gs, std::int32_t* codes,
+                           std::int32_t* sf) const {
+    std::vector<float> x(static_cast<std::size_t>(cols));
+    for (std::int64_t j = 0; j < cols; ++j) x[j] = bf16_to_f32(src[j]);
+    quant::GlobalScale gs;
+    gs.values = {encode_gs};
+    const quant::Nvfp4Result q = quant::quantize_nvfp4(x.data(), 1, cols, gs, quant::Nvfp4Rule::VllmKernel);
+    for (std::int64_t j = 0; j < cols; ++j)
+      codes[j] = j % 2 == 0 ? (q.packed[j / 2] & 0xF) : (q.packed[j / 2] >> 4);
+    for (std::int64_t g = 0; g < cols / 16; ++g) sf[g] = q.scales[g];
+  }
+
+  void expand_nvfp4(StageContext& ctx, EmuBuffer& in, EmuBuffer& perm_to_unperm, std::int64_t valid) {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    if (p.hidden % 16 != 0)
+      throw InputError(spec_.file, "NVFP4 expandInputRows needs hidden % 16 == 0, got " + std::to_string(p.hidden));
+    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(0), ElemType::I32, {valid, p.hidden});
+    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {valid, p.hidden / 16});
+    const float encode = 1.0f / a1_scale_;  // fc1_act_global = 1 / input_scale (framework side)
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t r = 0; r < valid; ++r) {
+      const std::int64_t unperm = perm_to_unperm.get<std::int32_t>(r, ctx.log, st);
+      const std::int64_t src_row = p.num_tokens > 0 ? unperm % p.num_tokens : 0;
+      const std::uint16_t* s = in.read_span<std::uint16_t>(src_row * p.hidden, p.hidden, ctx.log, st);
+      std::int32_t* c = codes.write_span<std::int32_t>(r * p.hidden, p.hidden, ctx.log, st);
+      std::int32_t* f = sf.write_span<std::int32_t>(r * (p.hidden / 16), p.hidden / 16, ctx.log, st);
+      if (s && c && f) quantize_rows_nvfp4(s, p.hidden, encode, c, f);
+    }
+  }
+
   PreparedWeights prepare(const WeightProvider& provider, const std::string& which, std::int64_t expert, std::int64_t n,
                           std::int64_t k, int threads) const {
     const ExpertMatrix w = provider.read(which, expert);
@@ -236,9 +297,8 @@ class CutlassVariant final : public VariantImpl {
     if (quant_ == Quant::Bf16) {
       if (w.dtype != "bf16" || w.rows != n || w.cols != k || w.bytes.size() != static_cast<std::size_t>(n * k * 2))
         throw InputError(where, "expected bf16 " + shape_str(n, k) + ", got " + w.dtype + " " + shape_str(w.rows, w.cols));
-      pw.rows.resize(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static) num_threads(threads)
-      for (std::int64_t r = 0; r < n; ++r) decode_bf16_row(w.bf16() + r * k, k, pw.rows[r]);
+      pw.bf16w.assign(w.bf16(), w.bf16() + n * k);
+      pack_b(pw, n, k, threads);
       return pw;
     }
     if (quant_ == Quant::Fp8PerTensor) {
@@ -263,9 +323,10 @@ class CutlassVariant final : public VariantImpl {
     if (w.bytes.size() != static_cast<std::size_t>(n * k / 2))
       throw InputError(where, "expected " + std::to_string(n * k / 2) + " bytes, got " + std::to_string(w.bytes.size()));
     const std::int64_t kg = k / 32;
-    if (static_cast<std::int64_t>(w.scale.size()) != n * kg)
-      throw InputError(where, "expected " + std::to_string(n * kg) + " ue8m0 scales, got " + std::to_string(w.scale.size()));
+    // Scales come either as raw ue8m0 bytes with their layout tag (trace adapter) or as decoded
+    // fp32 values (in-memory providers) in the layout params.weight_layout names.
     std::vector<std::uint8_t> sbytes(w.scale.size());
+    const std::string& layout = weight_layout_;
     for (std::size_t i = 0; i < w.scale.size(); ++i) {
       const float s = w.scale[i];  // the decoded ue8m0 value 2^(b-127)
       const std::uint32_t u = std::bit_cast<std::uint32_t>(s);
@@ -274,27 +335,93 @@ class CutlassVariant final : public VariantImpl {
       else if ((u & 0x807FFFFFu) == 0 && u != 0) sbytes[i] = static_cast<std::uint8_t>(u >> 23);
       else throw InputError(where + " scale[" + std::to_string(i) + "]", "value " + std::to_string(s) + " is not a ue8m0 power of two");
     }
+    if (static_cast<std::int64_t>(sbytes.size()) != n * kg)
+      throw InputError(where, "expected " + std::to_string(n * kg) + " ue8m0 scales, got " + std::to_string(sbytes.size()));
     std::vector<std::uint8_t> packed(w.bytes.begin(), w.bytes.end());
-    if (weight_layout_ == "sm90_interleave_v0.6.10") {
+    if (layout == "sm90_interleave_v0.6.10") {
       packed = quant::sm90_deinterleave_weights_v0610(packed.data(), 1, n, k, quant::Sm90WeightType::Fp4);
       sbytes = quant::sm90_deinterleave_scales_v0610(sbytes.data(), 1, n, kg, 32);
     }
     pw.scales = std::move(sbytes);
-    pw.rows.resize(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (std::int64_t r = 0; r < n; ++r) {
-      std::vector<std::uint16_t> bf(static_cast<std::size_t>(k));
-      for (std::int64_t j = 0; j < k; ++j) {
-        const std::uint8_t byte = packed[static_cast<std::size_t>(r * (k / 2) + j / 2)];
-        const std::uint8_t code = (j % 2 == 0) ? (byte & 0xF) : (byte >> 4);
-        bf[j] = bf16_rne(fmt::fast::e2m1_to_f32(code));  // exact: every e2m1 value is a bf16
-      }
-      decode_bf16_row(bf.data(), k, pw.rows[r]);
+    pw.bf16w.resize(static_cast<std::size_t>(n * k));
+    for (std::int64_t i = 0; i < n * k; ++i) {
+      const std::uint8_t byte = packed[static_cast<std::size_t>(i / 2)];
+      const std::uint8_t code = (i % 2 == 0) ? (byte & 0xF) : (byte >> 4);
+      pw.bf16w[i] = bf16_rne(fmt::fast::e2m1_to_f32(code));  // exact: every e2m1 value is a bf16
     }
+    pack_b(pw, n, k, threads);
     return pw;
   }
 
   std::int64_t padded_k(std::int64_t k) const { return (k + 31) / 32 * 32; }
+
+  static void pack_b(PreparedWeights& pw, std::int64_t n, std::int64_t k, int threads) {
+    pw.pb.init(hopper_bf16_params(), static_cast<int>(n), static_cast<int>(k));
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int q = 0; q < pw.pb.panels(); ++q) pw.pb.pack_panels(pw.bf16w.data(), k, q, q + 1);
+  }
+
+  // bf16 x bf16 (and W4A16 after the exact e2m1 -> bf16 conversion) through sim/mma's packed
+  // T-FDPA chains, 64 permuted rows at a time. Bf16: one chain over K from 0. W4A16: one chain
+  // per 32-wide group from 0, then acc = inter_0 * s_0, acc = fma(inter_g, s_g, acc).
+  void gemm_bf16_rows(StageContext& ctx, EmuBuffer& a, EmuBuffer& perm_to_unperm, EmuBuffer& c, const PreparedWeights& w,
+                      std::int64_t r0, std::int64_t r1, std::int64_t n, std::int64_t k, bool first) const {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    const mma::FdpaParams& prm = hopper_bf16_params();
+    const mma::SimdPath path = mma::best_path();
+    const int kp = w.pb.k_padded();
+    constexpr std::int64_t kChunk = 64;
+    const std::int64_t chunks = (r1 - r0 + kChunk - 1) / kChunk;
+    const std::vector<std::uint16_t> poison(static_cast<std::size_t>(k), kPoisonBF16);
+#pragma omp parallel num_threads(ctx.threads)
+    {
+      mma::PackedA pa;
+      std::vector<const std::uint16_t*> rows;
+      std::vector<std::int64_t> slots;
+      std::vector<std::uint32_t> acc, part;
+      std::vector<std::uint16_t> out(static_cast<std::size_t>(n));
+#pragma omp for schedule(static)
+      for (std::int64_t ch = 0; ch < chunks; ++ch) {
+        rows.clear();
+        slots.clear();
+        for (std::int64_t r = r0 + ch * kChunk; r < std::min(r1, r0 + (ch + 1) * kChunk); ++r) {
+          const std::int64_t unperm = perm_to_unperm.get<std::int32_t>(r, ctx.log, st);
+          const std::int64_t slot = (unperm % p.num_tokens) * p.top_k + unperm / p.num_tokens;
+          const std::uint16_t* src = a.read_span<std::uint16_t>((first ? r : slot) * k, k, ctx.log, st);
+          rows.push_back(src ? src : poison.data());  // out-of-bounds A row: recorded, computed on poison
+          slots.push_back(slot);
+        }
+        pa.pack(prm, static_cast<int>(k), rows);
+        const std::size_t m = rows.size();
+        acc.assign(m * static_cast<std::size_t>(n), 0u);
+        if (quant_ == Quant::Bf16) {
+          mma::gemm_packed(prm, path, pa, w.pb, 0, static_cast<int>(n), 0, kp, nullptr, 0, acc.data(), n);
+        } else {
+          part.resize(acc.size());
+          const std::int64_t kg = k / 32;
+          for (std::int64_t g = 0; g < kg; ++g) {
+            mma::gemm_packed(prm, path, pa, w.pb, 0, static_cast<int>(n), static_cast<int>(g * 32),
+                             static_cast<int>(g * 32 + 32), nullptr, 0, part.data(), n);
+            for (std::size_t i = 0; i < m; ++i)
+              for (std::int64_t col = 0; col < n; ++col) {
+                const std::size_t at = i * static_cast<std::size_t>(n) + static_cast<std::size_t>(col);
+                const float s = ue8m0_scale_convertor(w.scales[static_cast<std::size_t>(col * kg + g)]);
+                const float inter = std::bit_cast<float>(part[at]);
+                acc[at] = std::bit_cast<std::uint32_t>(g == 0 ? fmul_ftz(inter, s)
+                                                              : fma_ftz(inter, s, std::bit_cast<float>(acc[at])));
+              }
+          }
+        }
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::int64_t col = 0; col < n; ++col)
+            out[col] = epilogue_bf16(std::bit_cast<float>(acc[i * static_cast<std::size_t>(n) + static_cast<std::size_t>(col)]), 1.0f);
+          std::uint16_t* dst = c.write_span<std::uint16_t>(slots[i] * n, n, ctx.log, st);
+          if (dst) std::copy(out.begin(), out.end(), dst);
+        }
+      }
+    }
+  }
 
   // Grouped GEMM over permuted rows, expert by expert; outputs in canonical slot order.
   // GEMM1: A = permuted_input, N = 2I (FlashInfer's w3/w1 order is [up; gate]; the canonical
@@ -308,6 +435,7 @@ class CutlassVariant final : public VariantImpl {
     const std::int64_t n = first ? p.n1() : p.hidden;
     const std::int64_t k = first ? p.hidden : p.intermediate;
     const char* which = first ? "w13" : "w2";
+    EmuBuffer* a_sf = quant_ == Quant::Nvfp4 ? &ctx.in(ctx.stage.inputs.at(3)) : nullptr;  // NVFP4 scale bytes of A
     EmuBuffer& c = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.slots(), n});
     if (p.num_tokens == 0) return;
     // GEMM2 reads the activation output in canonical slot order; GEMM1 reads permuted rows.
@@ -316,14 +444,31 @@ class CutlassVariant final : public VariantImpl {
       if (r1 <= r0) continue;
       const PreparedWeights w = prepare(ctx.weights, which, e, n, k, ctx.threads);
       float alpha = 1.0f;
-      if (quant_ == Quant::Fp8PerTensor) alpha = w.per_tensor_scale * (first ? a1_scale_ : a2_scale_);  // fc{1,2}_dequant[e]
+      if (quant_ == Quant::Fp8PerTensor || quant_ == Quant::Nvfp4)
+        alpha = w.per_tensor_scale * (first ? a1_scale_ : a2_scale_);  // fc{1,2}_dequant[e] / fc{1,2}_global[e]
+      if (quant_ == Quant::Bf16 || quant_ == Quant::Mxfp4W4A16) {
+        gemm_bf16_rows(ctx, a, perm_to_unperm, c, w, r0, r1, n, k, first);
+        continue;
+      }
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
       for (std::int64_t r = r0; r < r1; ++r) {
         const std::int64_t unperm = perm_to_unperm.get<std::int32_t>(r, ctx.log, st);
         const std::int64_t slot = (unperm % p.num_tokens) * p.top_k + unperm / p.num_tokens;
         const std::int64_t a_row = first ? r : slot;
         std::vector<std::uint16_t> out(static_cast<std::size_t>(n));
-        if (quant_ == Quant::Fp8PerTensor) {
+        if (quant_ == Quant::Nvfp4) {
+          EmuBuffer& asf = *a_sf;
+          const std::int32_t* cs = a.read_span<std::int32_t>(a_row * k, k, ctx.log, st);
+          const std::int32_t* fs = asf.read_span<std::int32_t>(a_row * (k / 16), k / 16, ctx.log, st);
+          std::vector<std::uint8_t> packed(static_cast<std::size_t>(k / 2), 0x77), sfb(static_cast<std::size_t>(k / 16), 0x7F);
+          if (cs)  // poisoned / out-of-range rows read as NaN-free garbage: max codes and a NaN scale
+            for (std::int64_t j = 0; j < k; j += 2)
+              packed[j / 2] = static_cast<std::uint8_t>((cs[j] & 0xF) | ((cs[j + 1] & 0xF) << 4));
+          if (fs)
+            for (std::int64_t g = 0; g < k / 16; ++g) sfb[g] = static_cast<std::uint8_t>(fs[g]);
+          const Nvfp4Row arow = nvfp4_row(packed.data(), sfb.data(), k);
+          for (std::int64_t col = 0; col < n; ++col) out[col] = epilogue_bf16(nvfp4_dot(arow, w.nvfp4[col]), alpha);
+        } else if (quant_ == Quant::Fp8PerTensor) {
           const float* src = a.read_span<float>(a_row * k, k, ctx.log, st);
           const std::int64_t kp = padded_k(k);
           std::vector<std::uint16_t> arow(static_cast<std::size_t>(kp), 0);
@@ -333,21 +478,6 @@ class CutlassVariant final : public VariantImpl {
           mma::gemm_rows(fp8_params_, mma::best_path(), 1, static_cast<int>(n), static_cast<int>(kp), arow.data(),
                          w.fp8.data(), cz.data(), d.data(), 0, 1);
           for (std::int64_t col = 0; col < n; ++col) out[col] = epilogue_bf16(std::bit_cast<float>(d[col]), alpha);
-        } else {
-          const std::uint16_t* src = a.read_span<std::uint16_t>(a_row * k, k, ctx.log, st);
-          std::vector<std::uint16_t> poison;
-          if (!src) {
-            poison.assign(static_cast<std::size_t>(k), kPoisonBF16);
-            src = poison.data();
-          }
-          Bf16Row arow;
-          decode_bf16_row(src, k, arow);
-          for (std::int64_t col = 0; col < n; ++col) {
-            const float acc = quant_ == Quant::Bf16
-                                  ? hopper_bf16_dot_chain(arow, w.rows[col], 0, arow.padded, 0.0f)
-                                  : w4a16_mxfp4_dot(arow, w.rows[col], w.scales.data() + col * (k / 32), k);
-            out[col] = epilogue_bf16(acc, alpha);
-          }
         }
         std::uint16_t* dst = c.write_span<std::uint16_t>(slot * n, n, ctx.log, st);
         if (dst) std::copy(out.begin(), out.end(), dst);
@@ -363,6 +493,7 @@ class CutlassVariant final : public VariantImpl {
                                        std::string(p.gated ? "gated " : "non-gated ") + p.activation);
     EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
     const std::int64_t d = p.intermediate;
+    if (quant_ == Quant::Nvfp4) return activation_nvfp4(ctx, in);
     const bool fp8 = quant_ == Quant::Fp8PerTensor;
     EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), fp8 ? ElemType::F32 : ElemType::BF16, {p.slots(), d});
     const float quant_scale = 1.0f / a2_scale_;  // fc2_quant = 1 / a2_scale (framework side, IEEE)
@@ -380,6 +511,29 @@ class CutlassVariant final : public VariantImpl {
         if (dst)
           for (std::int64_t j = 0; j < d; ++j) dst[j] = swiglu_to_bf16(src[j], src[d + j]);
       }
+    }
+  }
+
+  // doActivationKernel with IsNVFP4: post_act_val = swiglu * 1 (no fp8_quant), cast to the
+  // GEMM output type (bf16) inside quantizePackedFPXValue, then cvt_warp_fp16_to_fp4 with
+  // fc2_act_global. Outputs codes / scale bytes in canonical slot order.
+  void activation_nvfp4(StageContext& ctx, EmuBuffer& in) {
+    const MoeProblem& p = ctx.problem;
+    const std::int64_t d = p.intermediate;
+    if (d % 16 != 0) throw InputError(spec_.file, "NVFP4 activation needs intermediate % 16 == 0, got " + std::to_string(d));
+    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(0), ElemType::I32, {p.slots(), d});
+    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), d / 16});
+    const float encode = 1.0f / a2_scale_;  // fc2_act_global = 1 / fc2 input_scale
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (!routed(ctx, s)) continue;
+      const std::uint16_t* src = in.read_span<std::uint16_t>(s * 2 * d, 2 * d, ctx.log, ctx.stage.id);
+      std::int32_t* c = codes.write_span<std::int32_t>(s * d, d, ctx.log, ctx.stage.id);
+      std::int32_t* f = sf.write_span<std::int32_t>(s * (d / 16), d / 16, ctx.log, ctx.stage.id);
+      if (!src || !c || !f) continue;
+      std::vector<std::uint16_t> v(static_cast<std::size_t>(d));
+      for (std::int64_t j = 0; j < d; ++j) v[j] = swiglu_to_bf16(src[j], src[d + j]);
+      quantize_rows_nvfp4(v.data(), d, encode, c, f);
     }
   }
 

@@ -19,7 +19,9 @@
 #include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/formats/fast.hpp"
+#include "sim/kernels/cutlass_moe_numerics.hpp"
 #include "sim/kernels/variant.hpp"
+#include "sim/kernels/variant_arith.hpp"
 #include "sim/quant/fp8.hpp"
 #include "sim/quant/layout.hpp"
 #include "traces/trace_io.hpp"
@@ -349,6 +351,25 @@ TEST(CutlassReplay, Mxfp4InterleavedWeightsReadBackAndStagesWithinDerivedBounds)
   const ReplayResult rl = run_replay(spec_linear, call, linear);
   EXPECT_EQ(buf(r, "gemm1_out").bytes(), buf(rl, "gemm1_out").bytes());
   EXPECT_EQ(r.output().bytes(), rl.output().bytes());
+  // The packed per-group GEMM path equals the one-output helper w4a16_mxfp4_dot bit for bit.
+  for (std::int64_t e = 0; e < p.num_experts; ++e) {
+    const Mxfp4Expert x = linear.logical("w13", e);
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (call.topk_ids[s] != e) continue;
+      kernels::Bf16Row arow, wrow;
+      kernels::decode_bf16_row(call.hidden_states.data() + (s / p.top_k) * p.hidden, p.hidden, arow);
+      for (std::int64_t col = 0; col < p.n1(); col += 37) {
+        std::vector<std::uint16_t> wb(static_cast<std::size_t>(p.hidden));
+        for (std::int64_t j = 0; j < p.hidden; ++j) {
+          const std::uint8_t byte = x.packed[static_cast<std::size_t>((col * p.hidden + j) / 2)];
+          wb[j] = fmt::fast::f32_to_bf16_rn(fmt::fast::e2m1_to_f32(j % 2 ? byte >> 4 : byte & 0xF));
+        }
+        kernels::decode_bf16_row(wb.data(), p.hidden, wrow);
+        const float acc = kernels::cutlass::w4a16_mxfp4_dot(arow, wrow, x.scales.data() + col * (p.hidden / 32), p.hidden);
+        ASSERT_EQ(buf(r, "gemm1_out").raw_bits(s * p.n1() + col), kernels::cutlass::epilogue_bf16(acc, 1.0f));
+      }
+    }
+  }
   // Reading interleaved weights as if linear scrambles them: the replay must notice.
   const ReplayResult wrong = run_replay(spec_linear, call, inter);
   EXPECT_NE(buf(wrong, "gemm1_out").bytes(), buf(rl, "gemm1_out").bytes());
