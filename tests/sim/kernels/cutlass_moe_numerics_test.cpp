@@ -157,5 +157,33 @@ TEST(CutlassFp8, InputQuantizationHandValues) {
   EXPECT_EQ(fmt::fast::e4m3_to_f32(quantize_input_e4m3(bf(0x1p-12f), 1.0f)), 0.0f);      // below half of 2^-9
 }
 
+// NVFP4 block-scaled dot (GST-FDPA, K=64 steps): with scales in 2^-2..2^1 and K <= 128 every
+// group sum, the 35-bit alignment and the fp32 result are exact (products are multiples of
+// 2^-8 and bounded by 128*36*4, below 2^24 * 2^-8), so it must equal the double sum. K = 80
+// checks the zero-padded tail (codes and scales 0 up to 128).
+TEST(CutlassNvfp4, BlockScaledDotMatchesExactSum) {
+  Rng r(17);
+  const std::uint8_t scale_bytes[4] = {0x28, 0x30, 0x38, 0x40};  // e4m3 0.25, 0.5, 1, 2
+  for (std::int64_t k : {64, 80, 128}) {
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<std::uint8_t> pa(static_cast<std::size_t>(k / 2)), pb(pa.size()), sa(static_cast<std::size_t>(k / 16)),
+          sb(sa.size());
+      for (auto& b : pa) b = static_cast<std::uint8_t>(r.next_u32());
+      for (auto& b : pb) b = static_cast<std::uint8_t>(r.next_u32());
+      for (auto& b : sa) b = scale_bytes[r.next_u32() % 4];
+      for (auto& b : sb) b = scale_bytes[r.next_u32() % 4];
+      double exact = 0;
+      for (std::int64_t j = 0; j < k; ++j) {
+        const auto ca = j % 2 ? pa[j / 2] >> 4 : pa[j / 2] & 0xF, cb = j % 2 ? pb[j / 2] >> 4 : pb[j / 2] & 0xF;
+        exact += double(fmt::fast::e2m1_to_f32(static_cast<std::uint8_t>(ca))) * fmt::fast::e2m1_to_f32(static_cast<std::uint8_t>(cb)) *
+                 fmt::fast::e4m3_to_f32(sa[j / 16]) * fmt::fast::e4m3_to_f32(sb[j / 16]);
+      }
+      const Nvfp4Row a = nvfp4_row(pa.data(), sa.data(), k), b = nvfp4_row(pb.data(), sb.data(), k);
+      EXPECT_EQ(a.codes.size() % 64, 0u);
+      EXPECT_EQ(static_cast<double>(nvfp4_dot(a, b)), exact) << "k=" << k;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace moesim::kernels::cutlass
