@@ -63,7 +63,13 @@ class TraceWeights final : public kernels::WeightProvider {
       m.scale.resize(w.scale->bytes.size() / 4);
       std::memcpy(m.scale.data(), w.scale->bytes.data(), m.scale.size() * 4);
       m.scale_shape = w.scale->shape;
+    } else if (w.scale && (w.scale->dtype == "ue4m3" || w.scale->dtype == "ue8m0")) {  // NVFP4 / MXFP4 block scales, raw bytes
+      m.scale_dtype = w.scale->dtype;
+      m.scale_layout = w.scale->layout;
+      m.scale_shape = w.scale->shape;
+      m.scale_bytes = std::move(w.scale->bytes);
     }
+    m.global_scale = w.global_scale;  // NVFP4 per-expert fp32 global (decode) scale
     return m;
   }
 

@@ -1,13 +1,232 @@
 #include "sim/kernels/cutedsl_numerics.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "sim/core/error.hpp"
+#include "sim/formats/fast.hpp"
+#include "sim/kernels/nvfp4_moe_common.hpp"
+#include "sim/kernels/variant_arith.hpp"
+#include "sim/quant/sfu.hpp"
 
 namespace moesim::kernels::cutedsl {
 
-// Placeholder until the family's stages land: a variant description naming this family is
-// refused with a clear error rather than replayed wrongly.
+namespace {
+
+using nvfp4::kBlock;
+
+OutputBinding parse_binding(const std::string& s, const std::string& where) {
+  if (s == "caller_buffer") return OutputBinding::CallerBuffer;
+  if (s == "fresh_allocation") return OutputBinding::FreshAllocation;
+  throw InputError(where, "unknown output_binding '" + s + "' (expected caller_buffer | fresh_allocation)");
+}
+
+// Shared by both CuteDSL variants: the fc2-input calibration over values computed by `act`.
+template <class Act>
+std::vector<float> slot_amax(StageContext& ctx, EmuBuffer& acc, EmuBuffer& alpha, Act act) {
+  const MoeProblem& p = ctx.problem;
+  const std::int64_t I = p.intermediate;
+  std::vector<float> out(static_cast<std::size_t>(p.slots()), 0.0f);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t s = 0; s < p.slots(); ++s) {
+    if (!alpha.written(s)) continue;
+    const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, ctx.stage.id);
+    if (!a) continue;
+    const float g1 = alpha.get<float>(s, ctx.log, ctx.stage.id);
+    float m = 0.0f;
+    for (std::int64_t j = 0; j < I; ++j) m = std::fmax(m, std::fabs(act(a[j], a[I + j], g1)));
+    out[static_cast<std::size_t>(s)] = m;
+  }
+  return out;
+}
+
+// cute_dsl_fused_moe_nvfp4 (flashinfer/fused_moe/cute_dsl/fused_moe.py _moe_core_impl,
+// v0.6.11.post2): moe_sort -> GEMM1 gather + SwiGLU + FP4 quant (one kernel) -> zero the
+// output -> GEMM2 + finalize with atomic scatter-add into moe_output.
+class CuteDslStandard final : public nvfp4::Nvfp4MoeBase {
+ public:
+  explicit CuteDslStandard(const VariantSpec& spec) : Nvfp4MoeBase(spec) {
+    binding_ = parse_binding(spec.param_string("output_binding", "caller_buffer"), spec.file + ":/params/output_binding");
+  }
+
+ protected:
+  // blockscaled_contiguous_gather_grouped_gemm_swiglu_fusion epilogue (vectorized_f32):
+  // swiglu_cutedsl with alpha = w1_alpha[expert], then the generate_sfc quantization with
+  // norm_const = fc2_input_scale (= a2_gscale).
+  void activation(StageContext& ctx) override {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    const std::int64_t I = p.intermediate;
+    if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
+    EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
+    EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
+    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
+    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
+    EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+    const auto amax = slot_amax(ctx, acc, alpha, [](float g, float u, float a) { return nvfp4::swiglu_cutedsl(g, u, a); });
+    const std::vector<float> a2_scale = calibrate_per_slot(p, amax);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (!alpha.written(s)) continue;
+      const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, st);
+      if (!a) continue;
+      const float g1 = alpha.get<float>(s, ctx.log, st);
+      const float a2s = a2_scale[static_cast<std::size_t>(s)];
+      const float nc = 1.0f / a2s;  // fc2_input_scale = a2_gscale
+      std::vector<float> v(static_cast<std::size_t>(I));
+      for (std::int64_t j = 0; j < I; ++j) v[static_cast<std::size_t>(j)] = nvfp4::swiglu_cutedsl(a[j], a[I + j], g1);
+      std::vector<std::uint8_t> packed(static_cast<std::size_t>(I / 2)), sfb(static_cast<std::size_t>(I / kBlock));
+      for (std::int64_t b = 0; b < I / kBlock; ++b)
+        sfb[static_cast<std::size_t>(b)] = nvfp4::requant_block_cutedsl(v.data() + b * kBlock, nc, packed.data() + b * kBlock / 2);
+      nvfp4::store_nvfp4_row(codes, sf, s, packed.data(), sfb.data(), I, ctx.log, st);
+      a2.set<float>(s, a2s, ctx.log, st);
+      double* d = deq.write_span<double>(s * I, I, ctx.log, st);
+      if (d)
+        for (std::int64_t j = 0; j < I; ++j) {
+          const std::uint8_t c = (packed[static_cast<std::size_t>(j / 2)] >> (4 * (j % 2))) & 0xF;
+          d[j] = static_cast<double>(fmt::fast::e2m1_to_f32(c)) * fmt::fast::e4m3_to_f32(sfb[static_cast<std::size_t>(j / kBlock)]) / nc;
+        }
+    }
+  }
+
+  // blockscaled_contiguous_grouped_gemm_finalize_fusion epilogue: alpha_val = alpha[expert] *
+  // token_final_scales[token, k] (fp32), acc_final = alpha_val * acc, .to(bf16) (RNE).
+  std::uint16_t gemm2_epilogue(float acc, float g2_alpha, float router_weight) const override {
+    return bf16_rne((g2_alpha * router_weight) * acc);
+  }
+
+  // moe_output.zero_() then vectorized_atomic_add_bf16x8 of every slot's bf16 row into its
+  // token's row: each add is a bf16 + bf16 rounded to bf16 (red.global.add.noftz.bf16x2).
+  // MODELLED ORDER: the GPU's atomic order is not deterministic; this replays k ascending.
+  void finalize(StageContext& ctx) override {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& e2p = ctx.in(ctx.stage.inputs.at(2));
+    const std::int64_t H = p.hidden;
+    // outputs[0] is the caller's moe_output (allocated by the caller, e.g. vLLM's `output`);
+    // outputs[1] is the tensor the API returns. With the caller-buffer binding they alias.
+    EmuBuffer& caller = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, H});
+    EmuBuffer& returned = ctx.create(ctx.stage.outputs.at(1), ElemType::BF16, {p.num_tokens, H});
+    EmuBuffer& target = binding_ == OutputBinding::CallerBuffer ? caller : returned;
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+      std::uint16_t* dst = target.write_span<std::uint16_t>(t * H, H, ctx.log, st);
+      if (!dst) continue;
+      std::fill(dst, dst + H, std::uint16_t{0});  // moe_output.zero_()
+      for (std::int64_t k = 0; k < p.top_k; ++k) {
+        const std::int64_t s = t * p.top_k + k;
+        if (e2p.get<std::int32_t>(s, ctx.log, st) == -1) continue;
+        const std::uint16_t* src = in.read_span<std::uint16_t>(s * H, H, ctx.log, st);
+        if (!src) continue;
+        for (std::int64_t j = 0; j < H; ++j) dst[j] = bf16_rne(bf16_to_f32(dst[j]) + bf16_to_f32(src[j]));
+      }
+    }
+    if (binding_ == OutputBinding::CallerBuffer) {  // the returned tensor is moe_output itself
+      std::uint16_t* r = returned.write_span<std::uint16_t>(0, returned.size(), ctx.log, st);
+      if (r) std::memcpy(r, caller.data<std::uint16_t>(), static_cast<std::size_t>(returned.size()) * 2);
+    }
+  }
+
+ private:
+  OutputBinding binding_ = OutputBinding::CallerBuffer;
+};
+
+// vLLM FlashInferCuteDSLBatchedExperts / flashinfer_cutedsl_moe_masked: per-expert batched
+// layout [E, max_m, H] with masked_m rows valid, FlashInfer grouped_gemm_nt_masked (bf16 C,
+// per-expert alpha) -> silu_and_mul_scaled_nvfp4_experts_quantize -> grouped_gemm_nt_masked.
+// Canonical per-slot buffers here; the batched row of a slot is (expert, rank in expert).
+class CuteDslBatched final : public nvfp4::Nvfp4MoeBase {
+ public:
+  explicit CuteDslBatched(const VariantSpec& spec) : Nvfp4MoeBase(spec) {}
+
+ protected:
+  // GEMM1 C store: bf16(acc * alpha) (MODELLED epilogue order); then
+  // silu_and_mul_scaled_nvfp4_experts_quantize (quantization.cuh cvt_fp16_to_fp4_expert with
+  // use_silu_and_mul): x = silu(g) * u with silu(v) = v / (1 + __expf(-v)) in fp32 on the bf16
+  // inputs, rounded to bf16 (__float22bfloat162_rn), then cvt_warp_fp16_to_fp4 with the
+  // expert's a2 global scale (vllm-kernel rule).
+  void activation(StageContext& ctx) override {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    const std::int64_t I = p.intermediate;
+    if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
+    EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
+    EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
+    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
+    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
+    EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+    auto act = [](float g, float u, float a) {
+      const float gb = bf16_to_f32(bf16_rne(g * a)), ub = bf16_to_f32(bf16_rne(u * a));
+      return bf16_to_f32(bf16_rne(gb / (1.0f + quant::expf_fast(-gb)) * ub));
+    };
+    const auto amax = slot_amax(ctx, acc, alpha, act);
+    const std::vector<float> a2_scale = calibrate_per_slot(p, amax);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (!alpha.written(s)) continue;
+      const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, st);
+      if (!a) continue;
+      const float g1 = alpha.get<float>(s, ctx.log, st);
+      const float a2s = a2_scale[static_cast<std::size_t>(s)];
+      const float a2g = 1.0f / a2s;
+      std::vector<float> v(static_cast<std::size_t>(I));
+      for (std::int64_t j = 0; j < I; ++j) v[static_cast<std::size_t>(j)] = act(a[j], a[I + j], g1);
+      const nvfp4::Nvfp4Matrix q = nvfp4::quantize_rows(v.data(), 1, I, a2g, quant::Nvfp4Rule::VllmKernel);
+      nvfp4::store_nvfp4_row(codes, sf, s, q.packed.data(), q.sf.data(), I, ctx.log, st);
+      a2.set<float>(s, a2s, ctx.log, st);
+      double* d = deq.write_span<double>(s * I, I, ctx.log, st);
+      if (d)
+        for (std::int64_t j = 0; j < I; ++j) d[j] = static_cast<double>(nvfp4::dequant_element(q, 0, j)) / a2g;
+    }
+  }
+
+  // GEMM2 C store: bf16(acc * w2_alpha); no router weight (applied by the combine).
+  std::uint16_t gemm2_epilogue(float acc, float g2_alpha, float) const override { return bf16_rne(acc * g2_alpha); }
+
+  // The combine is not a FlashInfer kernel (DeepEP low-latency combine or vLLM's
+  // TopKWeightAndReduce). MODELLED: fp32 fma chain over k ascending of fp32 router weight *
+  // bf16 expert output, one RNE cast to bf16.
+  void finalize(StageContext& ctx) override {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& tw = ctx.in(ctx.stage.inputs.at(1));
+    EmuBuffer& e2p = ctx.in(ctx.stage.inputs.at(2));
+    const std::int64_t H = p.hidden;
+    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, H});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+      std::vector<float> data(static_cast<std::size_t>(H), 0.0f);
+      for (std::int64_t k = 0; k < p.top_k; ++k) {
+        const std::int64_t s = t * p.top_k + k;
+        if (e2p.get<std::int32_t>(s, ctx.log, st) == -1) continue;
+        const float w = tw.get<float>(s, ctx.log, st);
+        const std::uint16_t* src = in.read_span<std::uint16_t>(s * H, H, ctx.log, st);
+        if (!src) continue;
+        for (std::int64_t j = 0; j < H; ++j) data[static_cast<std::size_t>(j)] = std::fma(w, bf16_to_f32(src[j]), data[static_cast<std::size_t>(j)]);
+      }
+      std::uint16_t* dst = out.write_span<std::uint16_t>(t * H, H, ctx.log, st);
+      if (dst)
+        for (std::int64_t j = 0; j < H; ++j) dst[j] = bf16_rne(data[static_cast<std::size_t>(j)]);
+    }
+  }
+};
+
+}  // namespace
+
 std::unique_ptr<VariantImpl> make_variant(const VariantSpec& spec) {
-  throw InputError(spec.file + ":/family", "implementation family '" + spec.family + "' is not implemented yet");
+  if (spec.quant != "nvfp4")
+    throw InputError(spec.file + ":/quant", "family flashinfer_cutedsl implements quant 'nvfp4' only, got '" + spec.quant + "'");
+  const std::string layout = spec.param_string("layout", "contiguous");
+  if (layout == "contiguous") return std::make_unique<CuteDslStandard>(spec);
+  if (layout == "batched_masked") return std::make_unique<CuteDslBatched>(spec);
+  throw InputError(spec.file + ":/params/layout", "unknown CuteDSL layout '" + layout + "' (expected contiguous | batched_masked)");
 }
 
 }  // namespace moesim::kernels::cutedsl

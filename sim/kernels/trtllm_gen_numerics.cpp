@@ -1,13 +1,118 @@
 #include "sim/kernels/trtllm_gen_numerics.hpp"
 
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+
 #include "sim/core/error.hpp"
+#include "sim/kernels/nvfp4_moe_common.hpp"
+#include "sim/kernels/variant_arith.hpp"
 
 namespace moesim::kernels::trtllm_gen {
 
-// Placeholder until the family's stages land: a variant description naming this family is
-// refused with a clear error rather than replayed wrongly.
+namespace {
+
+using nvfp4::kBlock;
+
+// trtllm_fp4_block_scale_routed_moe (FlashInfer v0.6.11.post2) as vLLM's modular
+// TrtLlmNvFp4ExpertsModular calls it: packed top-k (expert id << 16 | bf16 weight), NVFP4
+// activations from fp4_quantize(x, a1_gscale), output1_scale_scalar = g1_alphas * a2_gscale,
+// output1_scale_gate_scalar = g1_alphas, output2_scale_scalar = g2_alphas, do_finalize=True.
+class TrtllmNvfp4 final : public nvfp4::Nvfp4MoeBase {
+ public:
+  explicit TrtllmNvfp4(const VariantSpec& spec) : Nvfp4MoeBase(spec) {}
+
+ protected:
+  // GEMM1 epilogue (inside the trtllm-gen cubin; MODELLED): gate' = acc_g * scale_gate,
+  // up' = acc_u * scale_c with scale_c = g1_alpha * a2_gscale (fp32, computed once by the
+  // framework), act = silu(gate') * up' in fp32 (IEEE expf/division stand-in), then NVFP4
+  // quantization of the already-scaled values (global scale folded in: SF = e4m3(amax/6) by
+  // the FlashInfer cvt_warp_fp16_to_fp4 arithmetic with global scale 1).
+  void activation(StageContext& ctx) override {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    const std::int64_t I = p.intermediate;
+    if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
+    EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
+    EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
+    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
+    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
+    EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+    // Calibration of the fc2 input scale (stand-in for the checkpoint's input_scale): amax of
+    // silu(acc_g*alpha) * (acc_u*alpha).
+    std::vector<float> slot_amax(static_cast<std::size_t>(p.slots()), 0.0f);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (!alpha.written(s)) continue;  // not routed to a local expert
+      const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, st);
+      if (!a) continue;
+      const float g1 = alpha.get<float>(s, ctx.log, st);
+      float m = 0.0f;
+      for (std::int64_t j = 0; j < I; ++j) m = std::fmax(m, std::fabs(nvfp4::swiglu_ieee(a[j] * g1, a[I + j] * g1)));
+      slot_amax[static_cast<std::size_t>(s)] = m;
+    }
+    const std::vector<float> a2_scale = calibrate_per_slot(p, slot_amax);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (!alpha.written(s)) continue;
+      const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, st);
+      if (!a) continue;
+      const float g1 = alpha.get<float>(s, ctx.log, st);
+      const float a2s = a2_scale[static_cast<std::size_t>(s)];
+      const float a2g = 1.0f / a2s;          // a2_gscale = 1 / a2_scale
+      const float scale_c = g1 * a2g;        // g1_scale_c = g1_alphas * a2_gscale
+      std::vector<float> v(static_cast<std::size_t>(I));
+      for (std::int64_t j = 0; j < I; ++j) v[static_cast<std::size_t>(j)] = nvfp4::swiglu_ieee(a[j] * g1, a[I + j] * scale_c);
+      const nvfp4::Nvfp4Matrix q = nvfp4::quantize_rows(v.data(), 1, I, 1.0f, quant::Nvfp4Rule::VllmKernel);
+      nvfp4::store_nvfp4_row(codes, sf, s, q.packed.data(), q.sf.data(), I, ctx.log, st);
+      a2.set<float>(s, a2s, ctx.log, st);
+      double* d = deq.write_span<double>(s * I, I, ctx.log, st);
+      if (d)
+        for (std::int64_t j = 0; j < I; ++j) d[j] = static_cast<double>(nvfp4::dequant_element(q, 0, j)) / a2g;
+    }
+  }
+
+  // GEMM2 epilogue: acc * output2_scale_scalar (g2_alphas) in fp32, stored bf16 (RNE) in the
+  // permuted gemm2 output; the router weight is applied by finalize.
+  std::uint16_t gemm2_epilogue(float acc, float g2_alpha, float) const override { return bf16_rne(acc * g2_alpha); }
+
+  // finalizeKernel / finalizeKernelVecLoad (trtllm_fused_moe_dev_kernel.cu): fp32 `data = 0;
+  // data += float(bf16 weight) * float(in)` in k order (nvcc contracts to FMA), one cast to
+  // bf16. The weight is the bf16 of the packed top-k (trtllm_moe_pack_topk_ids_weights).
+  void finalize(StageContext& ctx) override {
+    const MoeProblem& p = ctx.problem;
+    const std::string& st = ctx.stage.id;
+    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+    EmuBuffer& tw = ctx.in(ctx.stage.inputs.at(1));
+    EmuBuffer& e2p = ctx.in(ctx.stage.inputs.at(2));
+    const std::int64_t H = p.hidden;
+    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, H});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+      std::vector<float> data(static_cast<std::size_t>(H), 0.0f);
+      for (std::int64_t k = 0; k < p.top_k; ++k) {
+        const std::int64_t s = t * p.top_k + k;
+        if (e2p.get<std::int32_t>(s, ctx.log, st) == -1) continue;  // permutedIdx == -1: not on this rank
+        const float w = bf16_to_f32(bf16_rne(tw.get<float>(s, ctx.log, st)));
+        const std::uint16_t* src = in.read_span<std::uint16_t>(s * H, H, ctx.log, st);
+        if (!src) continue;
+        for (std::int64_t j = 0; j < H; ++j) data[static_cast<std::size_t>(j)] = std::fma(w, bf16_to_f32(src[j]), data[static_cast<std::size_t>(j)]);
+      }
+      std::uint16_t* dst = out.write_span<std::uint16_t>(t * H, H, ctx.log, st);
+      if (dst)
+        for (std::int64_t j = 0; j < H; ++j) dst[j] = bf16_rne(data[static_cast<std::size_t>(j)]);
+    }
+  }
+};
+
+}  // namespace
+
 std::unique_ptr<VariantImpl> make_variant(const VariantSpec& spec) {
-  throw InputError(spec.file + ":/family", "implementation family '" + spec.family + "' is not implemented yet");
+  if (spec.quant != "nvfp4")
+    throw InputError(spec.file + ":/quant", "family flashinfer_trtllm_gen implements quant 'nvfp4' only so far, got '" + spec.quant + "'");
+  return std::make_unique<TrtllmNvfp4>(spec);
 }
 
 }  // namespace moesim::kernels::trtllm_gen

@@ -79,6 +79,12 @@ struct ExpertMatrix {
   std::vector<std::uint8_t> bytes;
   std::vector<float> scale;            // block / per-tensor scales (f32) if any
   std::vector<std::int64_t> scale_shape;
+  // Narrow block scales as stored (NVFP4 "ue4m3", MXFP4 "ue8m0"): raw bytes [rows, cols/block]
+  // in `scale_layout` (a sim/quant layout tag), and the per-expert fp32 global (decode) scale.
+  std::string scale_dtype;
+  std::string scale_layout = "linear";
+  std::vector<std::uint8_t> scale_bytes;
+  std::optional<float> global_scale;
   const std::uint16_t* bf16() const { return reinterpret_cast<const std::uint16_t*>(bytes.data()); }
 };
 
