@@ -10,7 +10,6 @@
 #include "models/lib/mma_params.hpp"
 #include "sim/core/error.hpp"
 #include "sim/formats/fast.hpp"
-#include "sim/mma/fdpa.hpp"
 #include "sim/mma/gemm.hpp"
 #include "sim/quant/nvfp4.hpp"
 #include "sim/quant/layout.hpp"
@@ -89,24 +88,13 @@ std::uint8_t quantize_input_e4m3(std::uint16_t x_bf16, float inv_scale) {
 }
 
 Nvfp4Row nvfp4_row(const std::uint8_t* packed, const std::uint8_t* sf, std::int64_t k) {
-  const std::int64_t kp = (k + 63) / 64 * 64;
   Nvfp4Row r;
-  r.codes.assign(static_cast<std::size_t>(kp), 0);
-  r.sf.assign(static_cast<std::size_t>(kp / 16), 0);
-  for (std::int64_t j = 0; j < k; ++j) r.codes[j] = j % 2 == 0 ? (packed[j / 2] & 0xF) : (packed[j / 2] >> 4);
-  for (std::int64_t g = 0; g < k / 16; ++g) r.sf[g] = sf[g];
+  nvfp4::decode_row(packed, sf, k, r);
   return r;
 }
 
-namespace {
-const mma::FdpaParams& sm100_nvfp4_params() {
-  static const mma::FdpaParams p = models::FdpaTable::load_default().find("blackwell", "tcgen05.mxf4nvf4.nvfp4");
-  return p;
-}
-}  // namespace
-
 float nvfp4_dot(const Nvfp4Row& a, const Nvfp4Row& b) {
-  return std::bit_cast<float>(mma::dot(sm100_nvfp4_params(), a.codes, b.codes, 0u, a.sf, b.sf));
+  return std::bit_cast<float>(nvfp4::block_scaled_dot(nvfp4::sm100_nvfp4_mma(), a, b));
 }
 
 namespace {
@@ -142,8 +130,9 @@ class CutlassVariant final : public VariantImpl {
     if (spec.quant == "bf16") quant_ = Quant::Bf16;
     else if (spec.quant == "fp8_per_tensor") quant_ = Quant::Fp8PerTensor;
     else if (spec.quant == "mxfp4_w4a16") quant_ = Quant::Mxfp4W4A16;
+    else if (spec.quant == "nvfp4") quant_ = Quant::Nvfp4;
     else
-      throw InputError(spec.file + ":/quant", "flashinfer_cutlass implements quant bf16 | fp8_per_tensor | mxfp4_w4a16, got '" +
+      throw InputError(spec.file + ":/quant", "flashinfer_cutlass implements quant bf16 | fp8_per_tensor | mxfp4_w4a16 | nvfp4, got '" +
                                                   spec.quant + "'");
     weight_layout_ = spec.param_string("weight_layout", "linear");
     if (weight_layout_ != "linear" && weight_layout_ != "sm90_interleave_v0.6.10")
@@ -159,6 +148,14 @@ class CutlassVariant final : public VariantImpl {
       if (!(a1_scale_ > 0.0f) || !(a2_scale_ > 0.0f) || !std::isfinite(a1_scale_) || !std::isfinite(a2_scale_))
         throw InputError(spec.file + ":/params", "a1_scale and a2_scale must be positive finite numbers");
       fp8_params_ = models::FdpaTable::load_default().find("hopper", "wgmma.e4m3.f32");
+    }
+    if (quant_ == Quant::Nvfp4) {
+      // Activation decode global scales (vLLM's input_scale = calibrated amax / 2688).
+      a1_scale_ = static_cast<float>(param_number(spec, "a1_global_decode", 1.0));
+      a2_scale_ = static_cast<float>(param_number(spec, "a2_global_decode", 1.0));
+      if (!(a1_scale_ > 0.0f) || !(a2_scale_ > 0.0f) || !std::isfinite(a1_scale_) || !std::isfinite(a2_scale_))
+        throw InputError(spec.file + ":/params", "a1_global_decode and a2_global_decode must be positive finite numbers");
+      (void)nvfp4::sm100_nvfp4_mma();
     }
   }
 
@@ -315,6 +312,24 @@ class CutlassVariant final : public VariantImpl {
       for (std::int64_t r = 0; r < n; ++r) std::copy(w.bytes.begin() + r * k, w.bytes.begin() + (r + 1) * k, pw.fp8.begin() + r * kp);
       return pw;
     }
+    if (quant_ == Quant::Nvfp4) {
+      if (w.dtype != "e2m1x2" || w.rows != n || w.cols * 2 != k || k % 16 != 0 ||
+          w.bytes.size() != static_cast<std::size_t>(n * k / 2))
+        throw InputError(where, "expected e2m1x2 " + shape_str(n, k / 2) + " with K a multiple of 16, got " + w.dtype + " " +
+                                    shape_str(w.rows, w.cols));
+      if (w.scale_dtype != "ue4m3" || !w.global_scale || !(*w.global_scale > 0.0f) || !std::isfinite(*w.global_scale))
+        throw InputError(where, "NVFP4 weights need ue4m3 block scales and a positive finite global (decode) scale");
+      const quant::SfLayout layout = quant::parse_layout(w.scale_layout);
+      if (w.scale_bytes.size() != static_cast<std::size_t>(quant::sf_layout_size(layout, n, k / 16)))
+        throw InputError(where, "expected " + std::to_string(quant::sf_layout_size(layout, n, k / 16)) + " scale bytes in " +
+                                    w.scale_layout + ", got " + std::to_string(w.scale_bytes.size()));
+      const std::vector<std::uint8_t> sf = quant::sf_from_layout(w.scale_bytes.data(), n, k / 16, layout);
+      pw.per_tensor_scale = *w.global_scale;
+      pw.nvfp4.resize(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static) num_threads(threads)
+      for (std::int64_t r = 0; r < n; ++r) pw.nvfp4[r] = nvfp4_row(w.bytes.data() + r * (k / 2), sf.data() + r * (k / 16), k);
+      return pw;
+    }
     // MXFP4 weights (W4A16): [n, k/2] packed e2m1 (element 2i in the low nibble) and ue8m0 group
     // scales [n, k/32], both possibly in the SM90 interleaved layout of FlashInfer v0.6.10+.
     if ((w.dtype != "e2m1x2" && w.dtype != "mxfp4") || w.rows != n || w.cols * 2 != k || k % 32 != 0)
@@ -325,15 +340,25 @@ class CutlassVariant final : public VariantImpl {
     const std::int64_t kg = k / 32;
     // Scales come either as raw ue8m0 bytes with their layout tag (trace adapter) or as decoded
     // fp32 values (in-memory providers) in the layout params.weight_layout names.
-    std::vector<std::uint8_t> sbytes(w.scale.size());
-    const std::string& layout = weight_layout_;
-    for (std::size_t i = 0; i < w.scale.size(); ++i) {
-      const float s = w.scale[i];  // the decoded ue8m0 value 2^(b-127)
-      const std::uint32_t u = std::bit_cast<std::uint32_t>(s);
-      if (std::isnan(s)) sbytes[i] = 0xFF;
-      else if (u == 0x00400000u) sbytes[i] = 0;
-      else if ((u & 0x807FFFFFu) == 0 && u != 0) sbytes[i] = static_cast<std::uint8_t>(u >> 23);
-      else throw InputError(where + " scale[" + std::to_string(i) + "]", "value " + std::to_string(s) + " is not a ue8m0 power of two");
+    std::vector<std::uint8_t> sbytes;
+    std::string layout = weight_layout_;
+    if (!w.scale_bytes.empty()) {
+      if (w.scale_dtype != "ue8m0")
+        throw InputError(where, "MXFP4 scales must be ue8m0, got '" + w.scale_dtype + "'");
+      if (w.scale_layout != "linear" && w.scale_layout != "sm90_interleave_v0.6.10")
+        throw InputError(where, "MXFP4 scale layout '" + w.scale_layout + "' is not modelled (linear | sm90_interleave_v0.6.10)");
+      sbytes = w.scale_bytes;
+      layout = w.scale_layout;
+    } else {
+      sbytes.resize(w.scale.size());
+      for (std::size_t i = 0; i < w.scale.size(); ++i) {
+        const float s = w.scale[i];  // the decoded ue8m0 value 2^(b-127)
+        const std::uint32_t u = std::bit_cast<std::uint32_t>(s);
+        if (std::isnan(s)) sbytes[i] = 0xFF;
+        else if (u == 0x00400000u) sbytes[i] = 0;
+        else if ((u & 0x807FFFFFu) == 0 && u != 0) sbytes[i] = static_cast<std::uint8_t>(u >> 23);
+        else throw InputError(where + " scale[" + std::to_string(i) + "]", "value " + std::to_string(s) + " is not a ue8m0 power of two");
+      }
     }
     if (static_cast<std::int64_t>(sbytes.size()) != n * kg)
       throw InputError(where, "expected " + std::to_string(n * kg) + " ue8m0 scales, got " + std::to_string(sbytes.size()));

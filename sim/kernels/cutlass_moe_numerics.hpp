@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/kernels/nvfp4_moe_common.hpp"
 #include "sim/kernels/variant.hpp"
 #include "sim/kernels/variant_arith.hpp"
 
@@ -65,13 +66,11 @@ std::uint8_t quantize_input_e4m3(std::uint16_t x_bf16, float inv_scale);
 // NVFP4 (SM100): one operand row as the block-scaled MMA reads it: e2m1 codes (one per entry)
 // and one e4m3 scale byte per 16 elements, K zero-padded to a multiple of 64 (TMA fills the
 // data tail with 0; the 128x4 swizzled scale layout pads scale columns to 4 with 0 bytes).
-struct Nvfp4Row {
-  std::vector<std::uint32_t> codes;
-  std::vector<std::uint32_t> sf;
-};
+// Forwards to the shared NVFP4 MoE pieces (sim/kernels/nvfp4_moe_common, H5).
+using Nvfp4Row = nvfp4::OperandRow;
 Nvfp4Row nvfp4_row(const std::uint8_t* packed, const std::uint8_t* sf, std::int64_t k);
 // tcgen05.mma kind::mxf4nvf4 block_scale.scale_vec::4X chained over K from 0: the GST-FDPA
-// row "blackwell:tcgen05.mxf4nvf4.nvfp4" of models/mma/fdpa.json through mma::dot.
+// row "blackwell:tcgen05.mxf4nvf4.nvfp4" of models/mma/fdpa.json (nvfp4::block_scaled_dot).
 float nvfp4_dot(const Nvfp4Row& a, const Nvfp4Row& b);
 
 std::unique_ptr<VariantImpl> make_variant(const VariantSpec& spec);
