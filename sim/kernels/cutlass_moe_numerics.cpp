@@ -286,17 +286,18 @@ class CutlassVariant final : public VariantImpl {
     }
   }
 
-  PreparedWeights prepare(const WeightProvider& provider, const std::string& which, std::int64_t expert, std::int64_t n,
-                          std::int64_t k, int threads) const {
+  // Fills `pw` (reused across experts, so the packed pages are allocated once per replay).
+  void prepare(PreparedWeights& pw, const WeightProvider& provider, const std::string& which, std::int64_t expert,
+               std::int64_t n, std::int64_t k, int threads) const {
     const ExpertMatrix w = provider.read(which, expert);
     const std::string where = which + "[" + std::to_string(expert) + "]";
-    PreparedWeights pw;
+    pw.per_tensor_scale = 1.0f;
     if (quant_ == Quant::Bf16) {
       if (w.dtype != "bf16" || w.rows != n || w.cols != k || w.bytes.size() != static_cast<std::size_t>(n * k * 2))
         throw InputError(where, "expected bf16 " + shape_str(n, k) + ", got " + w.dtype + " " + shape_str(w.rows, w.cols));
       pw.bf16w.assign(w.bf16(), w.bf16() + n * k);
       pack_b(pw, n, k, threads);
-      return pw;
+      return;
     }
     if (quant_ == Quant::Fp8PerTensor) {
       if (w.dtype != "fp8_e4m3fn" || w.rows != n || w.cols != k)
@@ -310,7 +311,7 @@ class CutlassVariant final : public VariantImpl {
       const std::int64_t kp = padded_k(k);
       pw.fp8.assign(static_cast<std::size_t>(n * kp), 0);  // TMA zero-fills the K tail
       for (std::int64_t r = 0; r < n; ++r) std::copy(w.bytes.begin() + r * k, w.bytes.begin() + (r + 1) * k, pw.fp8.begin() + r * kp);
-      return pw;
+      return;
     }
     if (quant_ == Quant::Nvfp4) {
       if (w.dtype != "e2m1x2" || w.rows != n || w.cols * 2 != k || k % 16 != 0 ||
@@ -328,7 +329,7 @@ class CutlassVariant final : public VariantImpl {
       pw.nvfp4.resize(static_cast<std::size_t>(n));
 #pragma omp parallel for schedule(static) num_threads(threads)
       for (std::int64_t r = 0; r < n; ++r) pw.nvfp4[r] = nvfp4_row(w.bytes.data() + r * (k / 2), sf.data() + r * (k / 16), k);
-      return pw;
+      return;
     }
     // MXFP4 weights (W4A16): [n, k/2] packed e2m1 (element 2i in the low nibble) and ue8m0 group
     // scales [n, k/32], both possibly in the SM90 interleaved layout of FlashInfer v0.6.10+.
@@ -375,7 +376,7 @@ class CutlassVariant final : public VariantImpl {
       pw.bf16w[i] = bf16_rne(fmt::fast::e2m1_to_f32(code));  // exact: every e2m1 value is a bf16
     }
     pack_b(pw, n, k, threads);
-    return pw;
+    return;
   }
 
   std::int64_t padded_k(std::int64_t k) const { return (k + 31) / 32 * 32; }
@@ -467,7 +468,8 @@ class CutlassVariant final : public VariantImpl {
     for (std::int64_t e = 0; e < p.num_experts; ++e) {
       const std::int64_t r0 = offsets.get<std::int32_t>(e, ctx.log, st), r1 = offsets.get<std::int32_t>(e + 1, ctx.log, st);
       if (r1 <= r0) continue;
-      const PreparedWeights w = prepare(ctx.weights, which, e, n, k, ctx.threads);
+      prepare(prepared_, ctx.weights, which, e, n, k, ctx.threads);
+      const PreparedWeights& w = prepared_;
       float alpha = 1.0f;
       if (quant_ == Quant::Fp8PerTensor || quant_ == Quant::Nvfp4)
         alpha = w.per_tensor_scale * (first ? a1_scale_ : a2_scale_);  // fc{1,2}_dequant[e] / fc{1,2}_global[e]
@@ -605,6 +607,7 @@ class CutlassVariant final : public VariantImpl {
   std::string weight_layout_ = "linear";
   float a1_scale_ = 1.0f, a2_scale_ = 1.0f;
   mma::FdpaParams fp8_params_;
+  PreparedWeights prepared_;  // one expert's weights at a time, buffers reused across experts
 };
 
 }  // namespace
