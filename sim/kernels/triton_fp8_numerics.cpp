@@ -235,6 +235,12 @@ class TritonFp8Variant final : public VariantImpl {
       if (pm * bm >= post_pad) continue;
       blocks[eids.get<std::int32_t>(pm, ctx.log, st)].push_back(pm);
     }
+    // Scratch reused across experts (packing keeps its pages; no per-expert zero-fill of
+    // tens of MB).
+    std::vector<std::uint16_t> abits, bbits;
+    std::vector<float> ascale, acc;
+    mma::PackedB pb;
+    mma::PackedA pa;
     for (const auto& [expert, pms] : blocks) {
       std::vector<std::int64_t> toks;  // valid rows (token_mask) of this expert's blocks
       for (std::int64_t pm : pms)
@@ -254,12 +260,13 @@ class TritonFp8Variant final : public VariantImpl {
         continue;
       }
       (void)bn;  // BLOCK_SIZE_N only tiles columns; offs_bn wrap-around columns are never stored
+      if (toks.empty()) continue;  // only sentinel rows: the kernel stores nothing
       const ExpertMatrix w = ctx.weights.read(g.b_name, expert);
       check_weights(w, g, expert);
       const std::int64_t rows = static_cast<std::int64_t>(toks.size());
       // A rows (e4m3 bits, zero-filled to kp) and their scales.
-      std::vector<std::uint16_t> abits(static_cast<std::size_t>(rows * kp), 0);
-      std::vector<float> ascale(static_cast<std::size_t>(rows * scale_cols_a), 0.0f);
+      abits.assign(static_cast<std::size_t>(rows * kp), 0);
+      ascale.assign(static_cast<std::size_t>(rows * scale_cols_a), 0.0f);
       for (std::int64_t r = 0; r < rows; ++r) {
         const std::int64_t arow = toks[r] / g.top_k;
         const std::uint16_t* src = a.read_span<std::uint16_t>(arow * a_cols, g.k, ctx.log, st);
@@ -268,39 +275,60 @@ class TritonFp8Variant final : public VariantImpl {
           ascale[r * scale_cols_a + s] = quant_ == ActQuant::PerTensor ? as.get<float>(0, ctx.log, st)
                                                                        : as.get<float>(arow * scale_cols_a + s, ctx.log, st);
       }
-      std::vector<std::uint16_t> bbits(static_cast<std::size_t>(g.n * kp), 0);
-      for (std::int64_t n = 0; n < g.n; ++n)
-        for (std::int64_t j = 0; j < g.k; ++j) bbits[n * kp + j] = operand(inst, w.bytes[static_cast<std::size_t>(n * g.k + j)]);
+      bbits.resize(static_cast<std::size_t>(g.n * kp));
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+      for (std::int64_t n = 0; n < g.n; ++n) {
+        std::uint16_t* dst = bbits.data() + n * kp;
+        for (std::int64_t j = 0; j < g.k; ++j) dst[j] = operand(inst, w.bytes[static_cast<std::size_t>(n * g.k + j)]);
+        std::fill(dst + g.k, dst + kp, std::uint16_t{0});  // masked K tail
+      }
+      // Decode once: B (the expert's weights) in column panels, A (its token rows).
+      pb.init(inst, static_cast<int>(g.n), static_cast<int>(kp));
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+      for (int panel = 0; panel < pb.panels(); ++panel) pb.pack_panels(bbits.data(), kp, panel, panel + 1);
+      std::vector<const std::uint16_t*> arows(static_cast<std::size_t>(rows));
+      for (std::int64_t r = 0; r < rows; ++r) arows[r] = abits.data() + r * kp;
+      pa.pack(inst, static_cast<int>(kp), arows);
 
-      std::vector<float> acc(static_cast<std::size_t>(rows * g.n), 0.0f);
-      if (quant_ == ActQuant::PerTensor) {
-        // accumulator = tl.dot(a, b, acc=accumulator): one chain over every K block from 0.
-        std::vector<std::uint32_t> d(acc.size());
-        run_gemm(inst, path, ctx.threads, rows, g.n, kp, abits.data(), bbits.data(), d.data());
-        const float bs = w.scale.at(0);
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-        for (std::int64_t i = 0; i < rows * g.n; ++i) {
-          const float v = f32_from_bits(d[i]) * ascale[(i / g.n) * scale_cols_a];  // accumulator * a_scale * b_scale
-          acc[i] = v * bs;
-        }
-      } else {
-        // accumulator += tl.dot(a, b) * a_scale[:, None] * b_scale[None, :], per K block.
-        const std::int64_t scale_cols_b = cdiv(g.k, group_k_);
-        std::vector<std::uint16_t> ak(static_cast<std::size_t>(rows * bk)), bkb(static_cast<std::size_t>(g.n * bk));
-        std::vector<std::uint32_t> d(acc.size());
-        for (std::int64_t kb = 0; kb < k_blocks; ++kb) {
-          for (std::int64_t r = 0; r < rows; ++r)
-            std::copy_n(abits.begin() + r * kp + kb * bk, bk, ak.begin() + r * bk);
-          for (std::int64_t n = 0; n < g.n; ++n)
-            std::copy_n(bbits.begin() + n * kp + kb * bk, bk, bkb.begin() + n * bk);
-          run_gemm(inst, path, ctx.threads, rows, g.n, bk, ak.data(), bkb.data(), d.data());
-          const std::int64_t ks = kb * bk / group_k_;  // offs_ks = k_start // group_k
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-          for (std::int64_t i = 0; i < rows * g.n; ++i) {
-            const std::int64_t r = i / g.n, n = i % g.n;
-            const float t = f32_from_bits(d[i]) * ascale[r * scale_cols_a + ks];
-            const float bsv = w.scale[static_cast<std::size_t>((n / group_n_) * scale_cols_b + ks)];
-            acc[i] = block_acc_ == BlockAccumulate::Fma ? std::fma(t, bsv, acc[i]) : acc[i] + t * bsv;
+      // Fixed (row, column) tiles so a few rows per expert still use every thread; each
+      // element belongs to exactly one tile, so the bits never depend on the thread count.
+      acc.assign(static_cast<std::size_t>(rows * g.n), 0.0f);
+      const std::int64_t scale_cols_b = cdiv(g.k, group_k_);
+      const std::int64_t cc = 64;
+      const std::int64_t ct = cdiv(g.n, cc);
+#pragma omp parallel num_threads(ctx.threads)
+      {
+        std::vector<std::uint32_t> d(static_cast<std::size_t>(rows * cc));
+#pragma omp for schedule(static)
+        for (std::int64_t t = 0; t < ct; ++t) {
+          const std::int64_t c0 = t * cc, c1 = std::min(g.n, c0 + cc), nw = c1 - c0;
+          if (quant_ == ActQuant::PerTensor) {
+            // accumulator = tl.dot(a, b, acc=accumulator): one chain over every K block from 0,
+            // then accumulator * a_scale * b_scale.
+            mma::gemm_packed(inst, path, pa, pb, static_cast<int>(c0), static_cast<int>(c1), 0, static_cast<int>(kp), nullptr,
+                             0, d.data(), nw);
+            const float bs = w.scale.at(0);
+            for (std::int64_t r = 0; r < rows; ++r)
+              for (std::int64_t j = 0; j < nw; ++j)
+                acc[r * g.n + c0 + j] = (f32_from_bits(d[r * nw + j]) * ascale[r * scale_cols_a]) * bs;
+            continue;
+          }
+          // accumulator += tl.dot(a, b) * a_scale[:, None] * b_scale[None, :], per K block:
+          // each block's dot starts from 0.
+          for (std::int64_t kb = 0; kb < k_blocks; ++kb) {
+            mma::gemm_packed(inst, path, pa, pb, static_cast<int>(c0), static_cast<int>(c1), static_cast<int>(kb * bk),
+                             static_cast<int>((kb + 1) * bk), nullptr, 0, d.data(), nw);
+            const std::int64_t ks = kb * bk / group_k_;  // offs_ks = k_start // group_k
+            for (std::int64_t r = 0; r < rows; ++r) {
+              const float as_r = ascale[r * scale_cols_a + ks];
+              for (std::int64_t j = 0; j < nw; ++j) {
+                const std::int64_t n = c0 + j;
+                const float t1 = f32_from_bits(d[r * nw + j]) * as_r;
+                const float bsv = w.scale[static_cast<std::size_t>((n / group_n_) * scale_cols_b + ks)];
+                float& a_ = acc[r * g.n + n];
+                a_ = block_acc_ == BlockAccumulate::Fma ? std::fma(t1, bsv, a_) : a_ + t1 * bsv;
+              }
+            }
           }
         }
       }
@@ -329,19 +357,6 @@ class TritonFp8Variant final : public VariantImpl {
     float f;
     std::memcpy(&f, &u, 4);
     return f;
-  }
-
-  // D = A x Bt^T from C = 0 through the instruction's chained T-FDPA steps; rows split
-  // across threads in fixed chunks.
-  static void run_gemm(const mma::FdpaParams& inst, mma::SimdPath path, int threads, std::int64_t rows, std::int64_t n,
-                       std::int64_t k, const std::uint16_t* a, const std::uint16_t* bt, std::uint32_t* d) {
-    if (rows == 0) return;
-    const std::vector<std::uint32_t> zeros(static_cast<std::size_t>(rows * n), 0u);
-    const std::int64_t chunk = 16;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (std::int64_t r0 = 0; r0 < rows; r0 += chunk)
-      mma::gemm_rows(inst, path, static_cast<int>(rows), static_cast<int>(n), static_cast<int>(k), a, bt, zeros.data(), d,
-                     static_cast<int>(r0), static_cast<int>(std::min(rows, r0 + chunk)));
   }
 
   void check_weights(const ExpertMatrix& w, const GemmArgs& g, std::int64_t expert) const {
