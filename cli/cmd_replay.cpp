@@ -35,7 +35,7 @@ void apply_config(kernels::VariantSpec& spec, const std::string& cfg) {
 
 int run_replay_cmd(const std::vector<std::string>& args) {
   po::options_description o("replay options");
-  std::string trace, variant, against, call_sel = "all", tcfg;
+  std::string trace, variant, against, call_sel = "all", tcfg, fi_version;
   int threads = 0;
   o.add_options()
       ("trace", po::value(&trace), "trace file (HDF5 trace format v1) with routing, hidden_states and weights")
@@ -43,6 +43,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
       ("against", po::value(&against), "reference | golden | none | VARIANT; default: golden when the trace has golden outputs, else reference")
       ("call", po::value(&call_sel), "call index to replay, or 'all' (default)")
       ("threads", po::value(&threads), "OpenMP threads (default: all); results are bit-identical for any count")
+      ("flashinfer", po::value(&fi_version), "FlashInfer version whose behaviour to replay for variants with a version table (default: the trace's context flashinfer_version, else the version the variant describes)")
       ("triton-config", po::value(&tcfg), "BLOCK_SIZE_M,BLOCK_SIZE_N,BLOCK_SIZE_K[,GROUP_SIZE_M] (default: the trace's tactic, else the variant's)")
       ("json", po::bool_switch(), "print a JSON report")
       ("markdown", po::bool_switch(), "print a Markdown report")
@@ -54,7 +55,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options(args, o, pos, vm,
                      "replay TRACE [--variant ID] [--against reference|golden|none|ID] [--call N|all] [--threads N]\n"
-                     "              [--triton-config BM,BN,BK[,GM]] [--json|--markdown] [--require-bit-identical]\n"
+                     "              [--triton-config BM,BN,BK[,GM]] [--flashinfer V] [--json|--markdown] [--require-bit-identical]\n"
                      "       replay --list-variants | replay --variant ID --plan"))
     return kExitOk;
   if (vm["list-variants"].as<bool>()) {
@@ -78,6 +79,11 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   kernels::VariantSpec spec = kernels::find_variant(variant);
   replay::apply_triton_tactic(spec, t.context.tactic, trace + ":/context/tactic");
   apply_config(spec, tcfg);
+  // Version-dependent behaviour (params.by_library_version): --flashinfer, else the trace's
+  // recording context; variants without a version table ignore it.
+  const std::string version_where = fi_version.empty() ? trace + ":/context/flashinfer_version" : "--flashinfer";
+  if (fi_version.empty()) fi_version = t.context.flashinfer_version;
+  if (!fi_version.empty()) kernels::apply_library_version(spec, fi_version, version_where);
   bool any_golden = false;
   for (const auto& c : t.calls) any_golden |= c.golden_output.has_value();
   if (against.empty()) against = any_golden ? "golden" : "reference";
@@ -86,6 +92,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   if (against != "golden" && against != "none") {
     other = kernels::find_variant(against);
     replay::apply_triton_tactic(*other, t.context.tactic, trace + ":/context/tactic");
+    if (!fi_version.empty()) kernels::apply_library_version(*other, fi_version, version_where);
   }
 
   std::vector<std::size_t> calls;

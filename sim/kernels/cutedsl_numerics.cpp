@@ -50,6 +50,10 @@ class CuteDslStandard final : public nvfp4::Nvfp4MoeBase {
  public:
   explicit CuteDslStandard(const VariantSpec& spec) : Nvfp4MoeBase(spec) {
     binding_ = parse_binding(spec.param_string("output_binding", "caller_buffer"), spec.file + ":/params/output_binding");
+    const std::string z = spec.param_string("output_zeroing", "dense_active_slice");
+    if (z != "dense_active_slice" && z != "sparse_first_topk")
+      throw InputError(spec.file + ":/params/output_zeroing", "expected dense_active_slice | sparse_first_topk, got '" + z + "'");
+    dense_zero_ = z == "dense_active_slice";
   }
 
  protected:
@@ -99,41 +103,67 @@ class CuteDslStandard final : public nvfp4::Nvfp4MoeBase {
     return bf16_rne((g2_alpha * router_weight) * acc);
   }
 
-  // moe_output.zero_() then vectorized_atomic_add_bf16x8 of every slot's bf16 row into its
-  // token's row: each add is a bf16 + bf16 rounded to bf16 (red.global.add.noftz.bf16x2).
-  // MODELLED ORDER: the GPU's atomic order is not deterministic; this replays k ascending.
+  // Zeroing, then vectorized_atomic_add_bf16x8 of every slot's bf16 row into the row of token
+  // (m // top_k), m the reverse-map entry of the slot's permuted row; each add is bf16 + bf16
+  // rounded to bf16 (red.global.add.noftz.bf16x2). Zeroing per params.output_zeroing:
+  //  dense_active_slice (v0.6.7+): moe_output[:num_tokens].zero_();
+  //  sparse_first_topk (v0.6.4..v0.6.6): moeOutputMemsetKernel zeroes the row of (m // top_k)
+  //    for the permuted rows whose k = m % top_k is the first routed k of that token.
+  // MODELLED ORDER: the GPU's atomic order is not deterministic; this replays ascending slots.
   void finalize(StageContext& ctx) override {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
     EmuBuffer& e2p = ctx.in(ctx.stage.inputs.at(2));
-    const std::int64_t H = p.hidden;
+    EmuBuffer* rev = ctx.stage.inputs.size() > 3 ? &ctx.in(ctx.stage.inputs.at(3)) : nullptr;
+    const std::int64_t H = p.hidden, T = p.num_tokens, K = p.top_k;
     // outputs[0] is the caller's moe_output (allocated by the caller, e.g. vLLM's `output`);
     // outputs[1] is the tensor the API returns. With the caller-buffer binding they alias.
-    EmuBuffer& caller = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, H});
-    EmuBuffer& returned = ctx.create(ctx.stage.outputs.at(1), ElemType::BF16, {p.num_tokens, H});
+    EmuBuffer& caller = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {T, H});
+    EmuBuffer& returned = ctx.create(ctx.stage.outputs.at(1), ElemType::BF16, {T, H});
     EmuBuffer& target = binding_ == OutputBinding::CallerBuffer ? caller : returned;
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
-      std::uint16_t* dst = target.write_span<std::uint16_t>(t * H, H, ctx.log, st);
-      if (!dst) continue;
-      std::fill(dst, dst + H, std::uint16_t{0});  // moe_output.zero_()
-      for (std::int64_t k = 0; k < p.top_k; ++k) {
-        const std::int64_t s = t * p.top_k + k;
-        if (e2p.get<std::int32_t>(s, ctx.log, st) == -1) continue;
-        const std::uint16_t* src = in.read_span<std::uint16_t>(s * H, H, ctx.log, st);
-        if (!src) continue;
-        for (std::int64_t j = 0; j < H; ++j) dst[j] = bf16_rne(bf16_to_f32(dst[j]) + bf16_to_f32(src[j]));
+    std::vector<std::vector<std::int64_t>> by_row(static_cast<std::size_t>(T));
+    std::vector<char> zero(static_cast<std::size_t>(T), dense_zero_ ? 1 : 0);
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (e2p.get<std::int32_t>(s, ctx.log, st) < 0) continue;  // not a local expert: no permuted row
+      const std::int64_t m = rev ? rev->get<std::int32_t>(s, ctx.log, st) : s;
+      const std::int64_t row = m / K, kk = m % K;
+      if (m < 0 || row >= T) {
+        ctx.log.record({MemoryEvent::Kind::OobWrite, target.name(), st, row * H, T * H});
+        continue;
+      }
+      by_row[static_cast<std::size_t>(row)].push_back(s);
+      if (!dense_zero_) {
+        bool first = true;
+        for (std::int64_t k = 0; k < kk; ++k) first = first && e2p.get<std::int32_t>(row * K + k, ctx.log, st) < 0;
+        if (first) zero[static_cast<std::size_t>(row)] = 1;
       }
     }
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t t = 0; t < T; ++t) {
+      const auto& slots = by_row[static_cast<std::size_t>(t)];
+      if (!zero[static_cast<std::size_t>(t)] && slots.empty()) continue;  // no kernel touches this row
+      std::vector<std::uint16_t> row(static_cast<std::size_t>(H));
+      for (std::int64_t j = 0; j < H; ++j)  // what the memory holds: zeros, or whatever was there (poison)
+        row[static_cast<std::size_t>(j)] = zero[static_cast<std::size_t>(t)] ? 0 : target.get<std::uint16_t>(t * H + j, ctx.log, st);
+      for (std::int64_t s : slots) {
+        const std::uint16_t* src = in.read_span<std::uint16_t>(s * H, H, ctx.log, st);
+        if (!src) continue;
+        for (std::int64_t j = 0; j < H; ++j)
+          row[static_cast<std::size_t>(j)] = bf16_rne(bf16_to_f32(row[static_cast<std::size_t>(j)]) + bf16_to_f32(src[j]));
+      }
+      std::uint16_t* dst = target.write_span<std::uint16_t>(t * H, H, ctx.log, st);
+      if (dst) std::copy(row.begin(), row.end(), dst);
+    }
     if (binding_ == OutputBinding::CallerBuffer) {  // the returned tensor is moe_output itself
-      std::uint16_t* r = returned.write_span<std::uint16_t>(0, returned.size(), ctx.log, st);
-      if (r) std::memcpy(r, caller.data<std::uint16_t>(), static_cast<std::size_t>(returned.size()) * 2);
+      for (std::int64_t i = 0; i < caller.size(); ++i)
+        if (caller.written(i)) returned.set<std::uint16_t>(i, caller.get<std::uint16_t>(i, ctx.log, st), ctx.log, st);
     }
   }
 
  private:
   OutputBinding binding_ = OutputBinding::CallerBuffer;
+  bool dense_zero_ = true;
 };
 
 // vLLM FlashInferCuteDSLBatchedExperts / flashinfer_cutedsl_moe_masked: per-expert batched

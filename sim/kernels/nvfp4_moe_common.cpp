@@ -248,6 +248,10 @@ Nvfp4MoeBase::Nvfp4MoeBase(const VariantSpec& spec) : spec_(spec) {
   // (models/chunking/<framework>.json, trtllm_nvfp4_chunk of the named revision).
   chunk_tokens_ = spec.param_int("chunk_tokens", -1);
   chunk_source_ = chunk_tokens_ > 0 ? spec.file + ":/params/chunk_tokens" : "none";
+  const std::string rm = spec.param_string("permuted_idx_to_expanded_idx", "expanded_idx");
+  if (rm != "expanded_idx" && rm != "token_idx")
+    throw InputError(spec.file + ":/params/permuted_idx_to_expanded_idx", "expected expanded_idx | token_idx, got '" + rm + "'");
+  reverse_map_token_ = rm == "token_idx";
 }
 
 std::vector<std::pair<std::int64_t, std::int64_t>> Nvfp4MoeBase::chunks(const MoeProblem& p) const {
@@ -347,6 +351,15 @@ void Nvfp4MoeBase::route(StageContext& ctx) {
     for (std::int64_t s = b * p.top_k; s < e * p.top_k; ++s)  // non-local / invalid experts: -1
       if (flat[static_cast<std::size_t>(s)] < 0 || flat[static_cast<std::size_t>(s)] >= p.num_experts) e2p.set<std::int32_t>(s, -1, ctx.log, st);
   }
+  if (ctx.stage.outputs.size() > 1) {
+    // The reverse map entry of each slot's permuted row, canonical per slot:
+    // permuted_idx_to_expanded_idx[expanded_idx_to_permuted_idx[s]].
+    EmuBuffer& rev = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots()});
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      const bool routed = flat[static_cast<std::size_t>(s)] >= 0 && flat[static_cast<std::size_t>(s)] < p.num_experts;
+      rev.set<std::int32_t>(s, !routed ? -1 : static_cast<std::int32_t>(reverse_map_token_ ? s / p.top_k : s), ctx.log, st);
+    }
+  }
 }
 
 void Nvfp4MoeBase::gemm1(StageContext& ctx) {
@@ -364,18 +377,36 @@ void Nvfp4MoeBase::gemm1(StageContext& ctx) {
   std::vector<OperandRow> arows(static_cast<std::size_t>(p.num_tokens));
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
   for (std::int64_t t = 0; t < p.num_tokens; ++t) load_operand_row(codes, sf, t, p.hidden, arows[static_cast<std::size_t>(t)], ctx.log, st);
+  // A row of a slot: expanded // top_k, with `expanded` read from the reverse map when the
+  // variant declares it (the gather kernel's token_id_mapping).
+  EmuBuffer* rev = ctx.stage.inputs.size() > 4 ? &ctx.in(ctx.stage.inputs.at(4)) : nullptr;
+  std::vector<std::int64_t> arow_of(static_cast<std::size_t>(p.slots()));
+  for (std::int64_t s = 0; s < p.slots(); ++s)
+    arow_of[static_cast<std::size_t>(s)] = (rev ? rev->get<std::int32_t>(s, ctx.log, st) : s) / p.top_k;
+  OperandRow poison_row;  // an out-of-range gather reads poison: recorded, then zeros here
+  poison_row.k = p.hidden;
+  poison_row.k_pad = (p.hidden + kInstK - 1) / kInstK * kInstK;
+  poison_row.codes.assign(static_cast<std::size_t>(poison_row.k_pad), 0u);
+  poison_row.sf.assign(static_cast<std::size_t>(poison_row.k_pad / kBlock), 0u);
   std::vector<std::int32_t> flat(static_cast<std::size_t>(p.slots()));
   for (std::int64_t s = 0; s < p.slots(); ++s) flat[static_cast<std::size_t>(s)] = ids.get<std::int32_t>(s, ctx.log, st);
   for (auto [b, e] : chunks(p)) {  // one kernel launch per framework chunk
     const auto by = slots_by_expert(flat.data(), b * p.top_k, e * p.top_k, p.num_experts);
     grouped_gemm(
         ctx.weights, "w13", n1, p.hidden, by,
-        [&](std::int64_t slot) -> const OperandRow& { return arows[static_cast<std::size_t>(slot / p.top_k)]; },
+        [&](std::int64_t slot) -> const OperandRow& {
+          const std::int64_t r = arow_of[static_cast<std::size_t>(slot)];
+          if (r < 0 || r >= p.num_tokens) {
+            ctx.log.record({MemoryEvent::Kind::OobRead, ctx.stage.inputs.at(0), st, r * p.hidden, p.num_tokens * p.hidden});
+            return poison_row;
+          }
+          return arows[static_cast<std::size_t>(r)];
+        },
         [&](std::int64_t slot, std::int64_t, float wg, const std::vector<std::uint32_t>& a) {
           float* dst = acc.write_span<float>(slot * n1, n1, ctx.log, st);
           if (dst) std::memcpy(dst, a.data(), static_cast<std::size_t>(n1) * 4);
           // g1_alphas = a13_scale * w13_weight_scale_2 (fp32), per expert (and per chunk for dynamic scales)
-          alpha.set<float>(slot, a1s.get<float>(slot / p.top_k, ctx.log, st) * wg, ctx.log, st);
+          alpha.set<float>(slot, a1s.get<float>(arow_of[static_cast<std::size_t>(slot)], ctx.log, st) * wg, ctx.log, st);
         },
         ctx.threads);
   }
@@ -390,6 +421,8 @@ void Nvfp4MoeBase::gemm2(StageContext& ctx) {
   EmuBuffer& a2s = ctx.in(ctx.stage.inputs.at(2));
   EmuBuffer& ids = ctx.in(ctx.stage.inputs.at(3));
   EmuBuffer& tw = ctx.in(ctx.stage.inputs.at(4));
+  // token_final_scales[(m // top_k, m % top_k)] with m the reverse-map entry when declared.
+  EmuBuffer* rev = ctx.stage.inputs.size() > 5 ? &ctx.in(ctx.stage.inputs.at(5)) : nullptr;
   EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.slots(), p.hidden});
   std::vector<OperandRow> arows(static_cast<std::size_t>(p.slots()));
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
@@ -404,7 +437,7 @@ void Nvfp4MoeBase::gemm2(StageContext& ctx) {
         [&](std::int64_t slot, std::int64_t, float wg, const std::vector<std::uint32_t>& a) {
           // g2_alphas = a2_scale * w2_weight_scale_2 (fp32)
           const float g2 = a2s.get<float>(slot, ctx.log, st) * wg;
-          const float w = tw.get<float>(slot, ctx.log, st);
+          const float w = tw.get<float>(rev ? rev->get<std::int32_t>(slot, ctx.log, st) : slot, ctx.log, st);
           std::uint16_t* dst = out.write_span<std::uint16_t>(slot * p.hidden, p.hidden, ctx.log, st);
           if (!dst) return;
           for (std::int64_t j = 0; j < p.hidden; ++j) {

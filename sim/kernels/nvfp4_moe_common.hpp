@@ -182,6 +182,11 @@ class Nvfp4MoeBase : public VariantImpl {
   ScaleMode scale_mode_ = ScaleMode::StaticCall;
   std::int64_t chunk_tokens_ = -1;   // resolved: <= 0 none
   std::string chunk_source_;         // where the chunk size comes from
+  // params.permuted_idx_to_expanded_idx: what the routing writes into the reverse map the
+  // CuteDSL kernels read for each permuted row: "expanded_idx" (token*top_k + k, correct) or
+  // "token_idx" (FlashInfer v0.6.4: the port wired mPtrPermutedIdxToTokenIdx into it, fixed by
+  // PR #2629 in v0.6.5). Used when the variant declares the reverse-map buffer.
+  bool reverse_map_token_ = false;
 };
 
 }  // namespace moesim::kernels::nvfp4

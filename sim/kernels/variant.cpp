@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "models/lib/framework_version.hpp"
 #include "models/lib/json_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/paths.hpp"
@@ -105,6 +106,45 @@ VariantSpec load_variant(const std::string& path) {
   for (const auto& f : kFamilies) known |= v.family == f.family;
   if (!known) root.at("family").fail("unknown implementation family '" + v.family + "'");
   return v;
+}
+
+bool has_library_version_table(const VariantSpec& spec) {
+  return spec.params.contains("by_library_version") || spec.params.contains("library_min_version");
+}
+
+void apply_library_version(VariantSpec& spec, const std::string& version, const std::string& where) {
+  if (!has_library_version_table(spec)) return;
+  const models::PyVersion v = models::PyVersion::parse(version.rfind('v', 0) == 0 ? version.substr(1) : version, where);
+  auto str = [&](const boost::json::value& x, const std::string& ptr) -> std::string {
+    if (!x.is_string()) throw InputError(spec.file + ":" + ptr, "expected a version string");
+    return std::string(x.as_string());
+  };
+  if (const auto* mv = spec.params.if_contains("library_min_version")) {
+    const std::string m = str(*mv, "/params/library_min_version");
+    if (v < models::PyVersion::parse(m, spec.file + ":/params/library_min_version"))
+      throw InputError(where, "variant '" + spec.id + "' models an API that does not exist before " + m + ", got " + version);
+  }
+  if (const auto* t = spec.params.if_contains("by_library_version")) {
+    if (!t->is_object()) throw InputError(spec.file + ":/params/by_library_version", "expected an object");
+    for (const auto& [param, rows] : t->as_object()) {
+      const std::string ptr = "/params/by_library_version/" + std::string(param);
+      if (!rows.is_array()) throw InputError(spec.file + ":" + ptr, "expected an array of {from, until, value}");
+      const boost::json::value* hit = nullptr;
+      for (std::size_t i = 0; i < rows.as_array().size(); ++i) {
+        const auto& row = rows.as_array()[i];
+        const std::string rp = ptr + "/" + std::to_string(i);
+        if (!row.is_object() || !row.as_object().contains("from") || !row.as_object().contains("value"))
+          throw InputError(spec.file + ":" + rp, "expected {from, [until], value}");
+        const auto& o = row.as_object();
+        const bool ge = !(v < models::PyVersion::parse(str(o.at("from"), rp + "/from"), spec.file + ":" + rp + "/from"));
+        const bool lt = !o.contains("until") || v < models::PyVersion::parse(str(o.at("until"), rp + "/until"), spec.file + ":" + rp + "/until");
+        if (ge && lt) hit = &o.at("value");
+      }
+      if (!hit) throw InputError(where, "no row of " + spec.file + ":" + ptr + " covers version " + version);
+      spec.params[param] = *hit;
+    }
+  }
+  spec.params["library_version"] = version;
 }
 
 std::vector<std::string> list_variants() {

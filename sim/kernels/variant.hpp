@@ -52,6 +52,16 @@ inline const char* kFidelityLabels[] = {"hw-verified", "model-exact", "modelled"
 
 // Loads and checks one variant description (InputError naming file and JSON pointer).
 VariantSpec load_variant(const std::string& path);
+
+// Library-version-dependent behaviour as data. A variant may carry
+//   params.library_min_version: "0.6.4"   (the API does not exist before)
+//   params.by_library_version: {"<param>": [{"from": "0.6.4", "until": "0.6.5", "value": ..,
+//                                           "source": ".."}, ...]}  (from inclusive, until exclusive)
+// apply_library_version sets every such param to the row covering `version` and records it in
+// params.library_version. A variant without the table is left alone. InputError (naming `where`)
+// for an unparsable version, one before library_min_version, or one no row covers.
+void apply_library_version(VariantSpec& spec, const std::string& version, const std::string& where);
+bool has_library_version_table(const VariantSpec& spec);
 // models_dir()/kernels/<id>.json; InputError listing the known ids when absent.
 VariantSpec find_variant(const std::string& id);
 // Ids of every variant description under models_dir()/kernels (files with a "stages" key).

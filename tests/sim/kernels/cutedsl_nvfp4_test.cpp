@@ -30,7 +30,7 @@ void expect_within_reference(const std::string& id, int threads) {
   const Call c = nvfp4test::make_call(10, 6, 3, 128, 64, 21);
   const Nvfp4MemWeights w(c.p, 22);
   const auto r = run_variant(spec, c, w, threads);
-  EXPECT_TRUE(r.unwritten.empty()) << id;
+  EXPECT_TRUE(r.unwritten.empty()) << id << " " << (r.unwritten.empty() ? "" : r.unwritten.begin()->first);
   EXPECT_TRUE(r.events.empty()) << id;
   double act_amax = 0;
   const EmuBuffer& act = r.at("act_out");
@@ -115,6 +115,63 @@ TEST(CuteDslNvfp4, OutRebindingLeavesCallerBufferUnwritten) {
   EXPECT_EQ(bad.at("returned_output").bytes(), good.at("output").bytes());
   spec.params["output_binding"] = "sometimes";
   EXPECT_THROW(make_variant_impl(spec), InputError);
+}
+
+TEST(CuteDslNvfp4, V064ReverseMapBugLeavesCallerRowsUnwritten) {
+  // FlashInfer v0.6.4 (before PR #2629): the reverse map holds token indices, so finalize
+  // writes only rows tokenIdx // top_k < ceil(T / top_k); the other rows of the caller's
+  // moe_output are never written.
+  const Call c = nvfp4test::make_call(7, 4, 2, 64, 32, 31);
+  const Nvfp4MemWeights w(c.p, 32);
+  VariantSpec v064 = find_variant("flashinfer_cutedsl_nvfp4");
+  apply_library_version(v064, "0.6.4", "test");
+  EXPECT_EQ(v064.param_string("permuted_idx_to_expanded_idx", ""), "token_idx");
+  const auto bad = run_variant(v064, c, w);
+  ASSERT_EQ(bad.unwritten.count("output"), 1u);
+  const std::int64_t written_rows = (c.p.num_tokens + c.p.top_k - 1) / c.p.top_k;
+  EXPECT_EQ(bad.unwritten.at("output"), (c.p.num_tokens - written_rows) * c.p.hidden);
+  for (std::int64_t i = 0; i < written_rows * c.p.hidden; ++i) ASSERT_TRUE(bad.at("output").written(i));
+  VariantSpec v065 = find_variant("flashinfer_cutedsl_nvfp4");
+  apply_library_version(v065, "0.6.5", "test");
+  const auto good = run_variant(v065, c, w);
+  EXPECT_EQ(good.unwritten.count("output"), 0u);
+  // v0.6.5 and the default (v0.6.11.post2) compute the same values (zeroing differs only for
+  // tokens without a local expert).
+  EXPECT_EQ(good.at("output").bytes(), run_variant(find_variant("flashinfer_cutedsl_nvfp4"), c, w).at("output").bytes());
+  EXPECT_NE(bad.at("output").bytes(), good.at("output").bytes());
+}
+
+TEST(CuteDslNvfp4, SparseZeroingBeforeV067LeavesTokensWithoutLocalExpertUnwritten) {
+  Call c = nvfp4test::make_call(6, 4, 2, 64, 32, 33);
+  // Expert parallelism: token 2 is routed only to experts of another rank (ids >= E here).
+  c.ids[2 * 2] = 9;
+  c.ids[2 * 2 + 1] = 11;
+  const Nvfp4MemWeights w(c.p, 34);
+  VariantSpec v066 = find_variant("flashinfer_cutedsl_nvfp4");
+  apply_library_version(v066, "0.6.6", "test");
+  EXPECT_EQ(v066.param_string("output_zeroing", ""), "sparse_first_topk");
+  const auto r066 = run_variant(v066, c, w);
+  ASSERT_EQ(r066.unwritten.count("output"), 1u);
+  EXPECT_EQ(r066.unwritten.at("output"), c.p.hidden);  // exactly token 2's row
+  EXPECT_FALSE(r066.at("output").written(2 * c.p.hidden));
+  VariantSpec v067 = find_variant("flashinfer_cutedsl_nvfp4");
+  apply_library_version(v067, "0.6.7", "test");
+  const auto r067 = run_variant(v067, c, w);
+  EXPECT_EQ(r067.unwritten.count("output"), 0u);
+  for (std::int64_t j = 0; j < c.p.hidden; ++j) EXPECT_EQ(r067.at("output").raw_bits(2 * c.p.hidden + j), 0u);
+}
+
+TEST(CuteDslNvfp4, LibraryVersionErrors) {
+  VariantSpec s = find_variant("flashinfer_cutedsl_nvfp4");
+  EXPECT_THROW(apply_library_version(s, "0.6.3", "--flashinfer"), InputError);  // CuteDSL MoE appeared in v0.6.4
+  EXPECT_THROW(apply_library_version(s, "zero.six", "--flashinfer"), InputError);
+  apply_library_version(s, "v0.6.11.post2", "--flashinfer");
+  EXPECT_EQ(s.param_string("permuted_idx_to_expanded_idx", ""), "expanded_idx");
+  EXPECT_EQ(s.param_string("output_zeroing", ""), "dense_active_slice");
+  VariantSpec t = find_variant("flashinfer_trtllm_nvfp4");  // no version table: unchanged
+  const auto before = boost::json::serialize(t.params);
+  apply_library_version(t, "0.6.4", "--flashinfer");
+  EXPECT_EQ(boost::json::serialize(t.params), before);
 }
 
 }  // namespace

@@ -85,4 +85,21 @@ TEST(Nvfp4MoeCli, TrtllmAndCuteDslShareInputsAndGemm1ButNotTheOutput) {
   EXPECT_FALSE(j.at("all_bit_identical").as_bool());
 }
 
+TEST(Nvfp4MoeCli, FlashInferVersionSelectsTheCuteDslReverseMapBug) {
+  const std::string t = synth_trace();
+  CliRun r = run("replay " + t + " --variant flashinfer_cutedsl_nvfp4 --against none --flashinfer 0.6.4 --json");
+  ASSERT_EQ(r.rc, 1) << r.out;  // error findings
+  EXPECT_NE(r.out.find("OUTPUT_NOT_WRITTEN"), std::string::npos) << r.out;
+  const auto j = boost::json::parse(r.out).as_object();
+  bool on_output = false;
+  for (const auto& f : j.at("calls").as_array().at(0).as_object().at("findings").as_array())
+    on_output |= f.as_object().contains("buffer") && f.as_object().at("buffer") == "output";
+  EXPECT_TRUE(on_output) << r.out;
+  r = run("replay " + t + " --variant flashinfer_cutedsl_nvfp4 --against none --flashinfer 0.6.5 --json");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  r = run("replay " + t + " --variant flashinfer_cutedsl_nvfp4 --against none --flashinfer 0.6.3");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("does not exist before 0.6.4"), std::string::npos) << r.out;
+}
+
 }  // namespace
