@@ -237,4 +237,78 @@ inline Reference reference(const Call& c, const Nvfp4MemWeights& w, double a1_sc
   return ref;
 }
 
+// An ideal NVFP4 pipeline in double, independent of the kernels' fp32 op orders: activations
+// quantized per 16-block with global scale 2688/amax (amax over the whole call), e4m3 scale =
+// RNE of blockmax*g/6, element = nearest e2m1 (ties to even code) of x*g/scale clamped to 6;
+// GEMMs, SwiGLU, router weighting and the top-k sum in double. What remains between a kernel
+// emulation and this is near-tie code flips and the kernels' fp32/bf16 roundings, so the
+// relative L2 distance must be small (a wrong scale, packing or index gives O(1)).
+inline double e2m1_rne(double v) {
+  static const double grid[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+  const double a = std::min(std::fabs(v), 6.0);
+  int best = 0;
+  for (int i = 1; i < 8; ++i) {
+    const double d = std::fabs(a - grid[i]), db = std::fabs(a - grid[best]);
+    if (d < db || (d == db && i % 2 == 0)) best = i;
+  }
+  return std::copysign(grid[best], v);
+}
+inline void quantize_ideal(std::vector<double>& v, double g) {
+  for (std::size_t b = 0; b + 16 <= v.size(); b += 16) {
+    double m = 0;
+    for (int j = 0; j < 16; ++j) m = std::max(m, std::fabs(v[b + j]));
+    const double sf = e4m3v(fmt::fast::f32_to_e4m3_satfinite(static_cast<float>(m * g / 6)));
+    for (int j = 0; j < 16; ++j) v[b + j] = sf == 0 ? 0.0 : e2m1_rne(v[b + j] * g / sf) * sf / g;
+  }
+}
+inline std::vector<double> reference_nvfp4(const Call& c, const Nvfp4MemWeights& w) {
+  const MoeProblem& p = c.p;
+  const std::int64_t H = p.hidden, I = p.intermediate;
+  double xmax = 0;
+  for (auto h : c.hidden) xmax = std::max(xmax, std::fabs(static_cast<double>(fmt::fast::bf16_to_f32(h))));
+  std::vector<std::vector<double>> act(static_cast<std::size_t>(p.slots()));
+  double amax = 0;
+  for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+    std::vector<double> x(static_cast<std::size_t>(H));
+    for (std::int64_t j = 0; j < H; ++j) x[static_cast<std::size_t>(j)] = fmt::fast::bf16_to_f32(c.hidden[static_cast<std::size_t>(t * H + j)]);
+    quantize_ideal(x, 2688 / xmax);
+    for (std::int64_t k = 0; k < p.top_k; ++k) {
+      const auto& w1 = w.mat("w13", c.ids[static_cast<std::size_t>(t * p.top_k + k)]);
+      auto& a = act[static_cast<std::size_t>(t * p.top_k + k)];
+      a.resize(static_cast<std::size_t>(I));
+      for (std::int64_t j = 0; j < I; ++j) {
+        double g = 0, u = 0;
+        for (std::int64_t h = 0; h < H; ++h) {
+          g += w1.deq[static_cast<std::size_t>(j * H + h)] * x[static_cast<std::size_t>(h)];
+          u += w1.deq[static_cast<std::size_t>((I + j) * H + h)] * x[static_cast<std::size_t>(h)];
+        }
+        a[static_cast<std::size_t>(j)] = g / (1 + std::exp(-g)) * u;
+        amax = std::max(amax, std::fabs(a[static_cast<std::size_t>(j)]));
+      }
+    }
+  }
+  std::vector<double> out(static_cast<std::size_t>(p.num_tokens * H), 0.0);
+  for (std::int64_t s = 0; s < p.slots(); ++s) {
+    auto& a = act[static_cast<std::size_t>(s)];
+    quantize_ideal(a, 2688 / amax);
+    const auto& w2 = w.mat("w2", c.ids[static_cast<std::size_t>(s)]);
+    for (std::int64_t n = 0; n < H; ++n) {
+      double acc = 0;
+      for (std::int64_t j = 0; j < I; ++j) acc += w2.deq[static_cast<std::size_t>(n * I + j)] * a[static_cast<std::size_t>(j)];
+      out[static_cast<std::size_t>((s / p.top_k) * H + n)] += c.weights[static_cast<std::size_t>(s)] * acc;
+    }
+  }
+  return out;
+}
+
+inline double rel_l2(const EmuBuffer& got, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (std::int64_t i = 0; i < got.size(); ++i) {
+    const double d = got.as_double(i) - ref[static_cast<std::size_t>(i)];
+    num += d * d;
+    den += ref[static_cast<std::size_t>(i)] * ref[static_cast<std::size_t>(i)];
+  }
+  return std::sqrt(num / den);
+}
+
 }  // namespace moesim::kernels::nvfp4test
