@@ -487,27 +487,33 @@ void PackedB::pack_panels(const std::uint16_t* Bt, std::int64_t ldb, int panel_b
     std::fill(sp, sp + steps, std::uint8_t{0});
     double* v = &val[static_cast<std::size_t>(q) * kp_ * kW];
     std::int32_t* e = &exp[static_cast<std::size_t>(q) * kp_ * kW];
-    // Decode the panel's (up to) 8 rows contiguously, then interleave them k-major.
-    thread_local std::vector<double> tv;
-    thread_local std::vector<std::int32_t> te;
-    thread_local std::vector<std::uint8_t> ts;
-    const std::size_t kps = static_cast<std::size_t>(kp_);
-    tv.assign(kps * kW, 0.0);
-    te.assign(kps * kW, kZeroExp);
-    ts.assign(kps * kW, 0);
-    for (int lane = 0; lane < lanes; ++lane)
-      decode_row(op, src[lane], k_, &tv[lane * kps], &te[lane * kps], &ts[lane * kps]);
-    for (std::size_t k = 0; k < kps; ++k)
+    // Decode the panel's (up to) 8 rows a chunk of K at a time into small (L1-resident)
+    // buffers, then interleave them k-major.
+    constexpr int kChunk = 256;
+    double tv[kW * kChunk];
+    std::int32_t te[kW * kChunk];
+    std::uint8_t ts[kW * kChunk];
+    for (int k0 = 0; k0 < kp_; k0 += kChunk) {
+      const int kc = std::min(kChunk, kp_ - k0);
+      const int kvalid = std::clamp(k_ - k0, 0, kc);
       for (int lane = 0; lane < kW; ++lane) {
-        v[k * kW + lane] = tv[lane * kps + k];
-        e[k * kW + lane] = te[lane * kps + k];
+        const int have = lane < lanes ? kvalid : 0;
+        if (have > 0) decode_row(op, src[lane] + k0, have, &tv[lane * kChunk], &te[lane * kChunk], &ts[lane * kChunk]);
+        std::fill(&tv[lane * kChunk + have], &tv[lane * kChunk + kc], 0.0);  // K tail / padding column: zeros
+        std::fill(&te[lane * kChunk + have], &te[lane * kChunk + kc], kZeroExp);
+        std::fill(&ts[lane * kChunk + have], &ts[lane * kChunk + kc], std::uint8_t{0});
       }
-    for (int lane = 0; lane < lanes; ++lane)
-      for (int st = 0; st < steps; ++st) {
-        std::uint8_t any = 0;
-        for (int j = 0; j < l; ++j) any |= ts[lane * kps + static_cast<std::size_t>(st) * l + j];
-        if (any) sp[st] |= static_cast<std::uint8_t>(1u << lane);
+      for (int k = 0; k < kc; ++k) {
+        const std::size_t o = static_cast<std::size_t>(k0 + k) * kW;
+        for (int lane = 0; lane < kW; ++lane) {
+          v[o + lane] = tv[lane * kChunk + k];
+          e[o + lane] = te[lane * kChunk + k];
+        }
       }
+      for (int lane = 0; lane < lanes; ++lane)
+        for (int k = 0; k < kc; ++k)
+          if (ts[lane * kChunk + k]) sp[(k0 + k) / l] |= static_cast<std::uint8_t>(1u << lane);
+    }
   }
 }
 
