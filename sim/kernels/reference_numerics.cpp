@@ -7,6 +7,7 @@
 
 #include "sim/core/error.hpp"
 #include "sim/kernels/variant_arith.hpp"
+#include "sim/kernels/weight_dequant.hpp"
 #include "sim/mma/gemm.hpp"
 
 namespace moesim::kernels::reference {
@@ -41,10 +42,7 @@ void panel_sums_n(int R, const double* const* a, const double* wp, std::int64_t 
 
 class ReferenceVariant final : public VariantImpl {
  public:
-  explicit ReferenceVariant(const VariantSpec& spec) : spec_(spec) {
-    if (spec.quant != "bf16")
-      throw InputError(spec.file + ":/quant", "reference_fp64 dequantizes bf16 weights only so far, got '" + spec.quant + "'");
-  }
+  explicit ReferenceVariant(const VariantSpec& spec) : spec_(spec) {}
 
   void run_stage(StageContext& ctx) override {
     const std::string& kind = ctx.stage.kind;
@@ -82,12 +80,10 @@ class ReferenceVariant final : public VariantImpl {
     for (std::int64_t e = 0; e < p.num_experts; ++e) {
       const auto& slots = slots_of[e];
       if (slots.empty()) continue;
-      const ExpertMatrix w = ctx.weights.read(which, e);
-      if (w.dtype != "bf16" || w.rows != n || w.cols != k)
-        throw InputError(std::string(which) + "[" + std::to_string(e) + "]", "expected bf16 [" + std::to_string(n) +
-                                                                              ", " + std::to_string(k) + "]");
-      std::vector<double> wd(static_cast<std::size_t>(n * k));
-      for (std::int64_t i = 0; i < n * k; ++i) wd[i] = bf16_to_f32(w.bf16()[i]);
+      // Weights enter as the exact real values they stand for (bf16, fp8 x scale, FP4 x block
+      // scale x global scale); activations stay the bf16 the layer received.
+      const std::vector<double> wd =
+          dequantize_exact(ctx.weights.read(which, e), n, k, std::string(which) + "[" + std::to_string(e) + "]");
       if (mma::best_path() == mma::SimdPath::AVX512) {
         gemm_lanes(ctx, a, tw, out, slots, wd, n, k, a_is_tokens, weighted);
         continue;
