@@ -35,7 +35,7 @@ void apply_config(kernels::VariantSpec& spec, const std::string& cfg) {
 
 int run_replay_cmd(const std::vector<std::string>& args) {
   po::options_description o("replay options");
-  std::string trace, variant, against, call_sel = "all", tcfg, fi_version;
+  std::string trace, variant, against, call_sel = "all", tcfg, fi_version, against_fi;
   int threads = 0;
   o.add_options()
       ("trace", po::value(&trace), "trace file (HDF5 trace format v1) with routing, hidden_states and weights")
@@ -44,6 +44,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
       ("call", po::value(&call_sel), "call index to replay, or 'all' (default)")
       ("threads", po::value(&threads), "OpenMP threads (default: all); results are bit-identical for any count")
       ("flashinfer", po::value(&fi_version), "FlashInfer version whose behaviour to replay for variants with a version table (default: the trace's context flashinfer_version, else the version the variant describes)")
+      ("against-flashinfer", po::value(&against_fi), "version-bump report: diff against the same variant (or --against VARIANT) replayed as FlashInfer version V2")
       ("triton-config", po::value(&tcfg), "BLOCK_SIZE_M,BLOCK_SIZE_N,BLOCK_SIZE_K[,GROUP_SIZE_M] (default: the trace's tactic, else the variant's)")
       ("json", po::bool_switch(), "print a JSON report")
       ("markdown", po::bool_switch(), "print a Markdown report")
@@ -55,7 +56,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options(args, o, pos, vm,
                      "replay TRACE [--variant ID] [--against reference|golden|none|ID] [--call N|all] [--threads N]\n"
-                     "              [--triton-config BM,BN,BK[,GM]] [--flashinfer V] [--json|--markdown] [--require-bit-identical]\n"
+                     "              [--triton-config BM,BN,BK[,GM]] [--flashinfer V [--against-flashinfer V2]] [--json|--markdown] [--require-bit-identical]\n"
                      "       replay --list-variants | replay --variant ID --plan"))
     return kExitOk;
   if (vm["list-variants"].as<bool>()) {
@@ -86,14 +87,31 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   if (!fi_version.empty()) kernels::apply_library_version(spec, fi_version, version_where);
   bool any_golden = false;
   for (const auto& c : t.calls) any_golden |= c.golden_output.has_value();
+  if (!against_fi.empty()) {
+    if (against.empty()) against = variant;
+    if (against == "golden" || against == "none" || against == "reference")
+      throw InputError("--against-flashinfer", "needs a variant to replay as the other version, not '" + against + "'");
+  }
   if (against.empty()) against = any_golden ? "golden" : "reference";
   if (against == "reference") against = "reference_fp64";
   std::optional<kernels::VariantSpec> other;
   if (against != "golden" && against != "none") {
     other = kernels::find_variant(against);
     replay::apply_triton_tactic(*other, t.context.tactic, trace + ":/context/tactic");
-    if (!fi_version.empty()) kernels::apply_library_version(*other, fi_version, version_where);
+    if (!against_fi.empty()) {
+      if (!kernels::has_library_version_table(*other))
+        throw InputError("--against-flashinfer", "variant '" + other->id +
+                                                     "' has no FlashInfer version table: its model does not depend on the version");
+      kernels::apply_library_version(*other, against_fi, "--against-flashinfer");
+    } else if (!fi_version.empty()) {
+      kernels::apply_library_version(*other, fi_version, version_where);
+    }
   }
+  // Names in the report say which library version each side replays.
+  auto label = [](const kernels::VariantSpec& v) {
+    const std::string ver = v.param_string("library_version", "");
+    return ver.empty() ? v.id : v.id + "@flashinfer-" + ver;
+  };
 
   std::vector<std::size_t> calls;
   if (call_sel == "all") {
@@ -111,10 +129,10 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   const auto weights = replay::open_trace_weights(trace);
   reports::ReplayReport rep;
   rep.trace = trace;
-  rep.variant = spec.id;
+  rep.variant = label(spec);
   rep.fidelity = spec.fidelity;
   rep.assumptions = spec.assumptions;
-  rep.against = against == "none" ? "" : against;
+  rep.against = other ? label(*other) : (against == "none" ? "" : against);
   rep.threads = threads > 0 ? threads : replay::resolve_threads(0);
   replay::Progress progress("replay " + spec.id);
   for (std::size_t ci : calls) {
@@ -128,13 +146,20 @@ int run_replay_cmd(const std::vector<std::string>& args) {
     cr.call = ci;
     cr.num_tokens = in.problem.num_tokens;
     cr.result = replay::run_replay(spec, in, *weights, ro);
+    cr.result.variant = label(spec);
     if (against == "golden") {
       const auto golden = replay::golden_from_trace(t, ci);
       if (golden.empty()) throw InputError(trace + ":/calls/" + std::to_string(ci) + "/golden", "no golden outputs to diff against");
       cr.diff = replay::diff_against_golden(cr.result, golden, in, "golden (" + t.context.device + ")");
     } else if (other) {
-      const replay::ReplayResult b = replay::run_replay(*other, in, *weights, ro);
+      replay::ReplayResult b = replay::run_replay(*other, in, *weights, ro);
+      b.variant = label(*other);
       cr.diff = replay::diff_replays(cr.result, b, in);
+      // A version bump can add or remove findings: the other side's are reported too.
+      for (auto& f : b.findings) {
+        f.kernel = b.variant;
+        cr.result.findings.push_back(std::move(f));
+      }
     }
     cr.result.buffers.clear();
     rep.calls.push_back(std::move(cr));
