@@ -107,10 +107,10 @@ int run_replay_cmd(const std::vector<std::string>& args) {
       kernels::apply_library_version(*other, fi_version, version_where);
     }
   }
-  // Names in the report say which library version each side replays.
-  auto label = [](const kernels::VariantSpec& v) {
+  // In a version-bump report the names say which library version each side replays.
+  auto label = [&](const kernels::VariantSpec& v) {
     const std::string ver = v.param_string("library_version", "");
-    return ver.empty() ? v.id : v.id + "@flashinfer-" + ver;
+    return against_fi.empty() || ver.empty() ? v.id : v.id + "@flashinfer-" + ver;
   };
 
   std::vector<std::size_t> calls;
