@@ -450,4 +450,31 @@ void Nvfp4MoeBase::gemm2(StageContext& ctx) {
   }
 }
 
+void Nvfp4MoeBase::finalize_fma_chain(StageContext& ctx, bool bf16_router_weight) {
+  const MoeProblem& p = ctx.problem;
+  const std::string& st = ctx.stage.id;
+  EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+  EmuBuffer& tw = ctx.in(ctx.stage.inputs.at(1));
+  EmuBuffer& e2p = ctx.in(ctx.stage.inputs.at(2));
+  const std::int64_t H = p.hidden;
+  EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, H});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+    std::vector<float> data(static_cast<std::size_t>(H), 0.0f);
+    for (std::int64_t k = 0; k < p.top_k; ++k) {
+      const std::int64_t s = t * p.top_k + k;
+      if (e2p.get<std::int32_t>(s, ctx.log, st) == -1) continue;  // permuted index -1: not on this rank
+      float w = tw.get<float>(s, ctx.log, st);
+      if (bf16_router_weight) w = bf16_to_f32(bf16_rne(w));
+      const std::uint16_t* src = in.read_span<std::uint16_t>(s * H, H, ctx.log, st);
+      if (!src) continue;
+      for (std::int64_t j = 0; j < H; ++j)
+        data[static_cast<std::size_t>(j)] = std::fma(w, bf16_to_f32(src[j]), data[static_cast<std::size_t>(j)]);
+    }
+    std::uint16_t* dst = out.write_span<std::uint16_t>(t * H, H, ctx.log, st);
+    if (dst)
+      for (std::int64_t j = 0; j < H; ++j) dst[j] = bf16_rne(data[static_cast<std::size_t>(j)]);
+  }
+}
+
 }  // namespace moesim::kernels::nvfp4

@@ -172,6 +172,12 @@ class Nvfp4MoeBase : public VariantImpl {
   void route(StageContext& ctx);
   void gemm1(StageContext& ctx);
   void gemm2(StageContext& ctx);
+  // The unfused combine both TRTLLM-gen's finalizeKernel and the batched CuteDSL path use:
+  // per token, fp32 `data = fma(w_k, float(out_k), data)` over k ascending (slots whose
+  // permuted index is -1, i.e. not on this rank, skipped), one RNE cast to bf16. Inputs:
+  // [bf16 expert outputs, router weights, expanded->permuted map]. `bf16_router_weight`: the
+  // weight is first rounded to bf16 (TRT-LLM packs top-k ids and weights that way).
+  void finalize_fma_chain(StageContext& ctx, bool bf16_router_weight);
 
   // Chunks of the current problem (framework chunking), and the a2 calibration helper:
   // per slot, the amax of `values` over the slot's scale group (whole call or its chunk).
