@@ -7,25 +7,14 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/support/cli_run.hpp"
+
 namespace {
 
-struct Result {
-  int rc;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(MOESIM_BINARY) + " dot " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WEXITSTATUS(st), out};
-}
+moesim::testing::CliRun run(const std::string& args) { return moesim::testing::run_moesim("dot " + args); }
 
 std::string worked(const std::string& arch, const std::string& inst) {
-  const Result r = run("--arch " + arch + " --inst " + inst +
+  const moesim::testing::CliRun r = run("--arch " + arch + " --inst " + inst +
                        " --pad --a -8192,-0.5,-0.25,-0.125 --b 1024,1,1,1 --c 8388608 --json");
   EXPECT_EQ(r.rc, 0) << r.out;
   const auto pos = r.out.rfind("\"d\":\"");
@@ -44,7 +33,7 @@ TEST(CliDot, WorkedExampleMatchesPublishedResults) {
 }
 
 TEST(CliDot, PrintsIntermediates) {
-  const Result r = run("--arch hopper --inst wgmma.bf16.f32 --pad --a -8192,-0.5,-0.25,-0.125 --b 1024,1,1,1 --c 8388608");
+  const moesim::testing::CliRun r = run("--arch hopper --inst wgmma.bf16.f32 --pad --a -8192,-0.5,-0.25,-0.125 --b 1024,1,1,1 --c 8388608");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("e_max 23, quantum 2^-2, sum -3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(e_zero)"), std::string::npos);
@@ -54,7 +43,7 @@ TEST(CliDot, PrintsIntermediates) {
 TEST(CliDot, BadInputIsOneLineExit2) {
   for (const char* args : {"--a 0.3 --b 1 --pad", "--arch pascal --a 1 --b 1", "--inst wgmma.nope --a 1 --b 1",
                            "--a 1,2 --b 1", "--a 0xZZ --b 1", "--a 1 --b 1"}) {
-    const Result r = run(args);
+    const moesim::testing::CliRun r = run(args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.out;
     EXPECT_NE(r.out.find("error"), std::string::npos) << r.out;
   }

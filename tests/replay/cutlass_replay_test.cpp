@@ -26,6 +26,8 @@
 #include "sim/quant/layout.hpp"
 #include "traces/trace_io.hpp"
 
+#include "tests/support/cli_run.hpp"
+
 namespace moesim::replay {
 namespace {
 
@@ -502,19 +504,8 @@ TEST(CutlassReplay, PermutationOutOfRangeIsAFindingNotACrash) {
 
 // ---- CLI -----------------------------------------------------------------------------------
 
-struct CliRun {
-  int rc;
-  std::string out;
-};
-CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> b{};
-  while (std::size_t n = fread(b.data(), 1, b.size(), pipe)) out.append(b.data(), n);
-  const int st = pclose(pipe);
-  return {WEXITSTATUS(st), out};
-}
+using moesim::testing::CliRun;
+CliRun run_cli(const std::string& args) { return moesim::testing::run_moesim(args); }
 
 TEST(CutlassReplay, CliReplaysGoldenTraceAgainstTriton) {
   const std::string trace = std::string(MOESIM_TEST_DATA_DIR) + "/golden/triton_bf16_odd_e7k3.h5";

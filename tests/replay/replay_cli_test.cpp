@@ -8,22 +8,12 @@
 
 #include <boost/json.hpp>
 
+#include "tests/support/cli_run.hpp"
+
 namespace {
 
-struct CliRun {
-  int rc;
-  std::string out;
-};
-
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(MOESIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WEXITSTATUS(st), out};
-}
+using moesim::testing::CliRun;
+CliRun run(const std::string& args) { return moesim::testing::run_moesim(args); }
 
 const std::string kGolden = std::string(MOESIM_TEST_DATA_DIR) + "/golden/triton_bf16_odd_e7k3.h5";
 
