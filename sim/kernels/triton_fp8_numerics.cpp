@@ -145,9 +145,9 @@ class TritonFp8Variant final : public VariantImpl {
     if (kind == "route_align") return align(ctx);
     if (kind == "quantize_act" || kind == "requantize") return quantize(ctx);
     if (kind == "gemm1") return gemm(ctx, {"w13", p.n1(), p.hidden, p.top_k, false});
-    if (kind == "activation") return activation(ctx);
+    if (kind == "activation") return triton::silu_and_mul_stage(ctx, spec_);
     if (kind == "gemm2") return gemm(ctx, {"w2", p.hidden, p.intermediate, 1, true});
-    if (kind == "finalize") return finalize(ctx);
+    if (kind == "finalize") return triton::moe_sum_stage(ctx);
     throw InputError(spec_.file, "stage kind '" + kind + "' is not implemented by the triton_fused_moe_fp8 family");
   }
 
@@ -372,37 +372,6 @@ class TritonFp8Variant final : public VariantImpl {
                                              (quant_ == ActQuant::PerTensor ? std::string("per tensor")
                                                                             : "[cdiv(N,128), cdiv(K,128)]") +
                                              "), got " + std::to_string(w.scale.size()));
-  }
-
-  void activation(StageContext& ctx) {
-    const MoeProblem& p = ctx.problem;
-    if (!p.gated || p.activation != "silu")
-      throw InputError(spec_.file, "triton_fused_moe_fp8 activation implements gated silu only, trace has " +
-                                       std::string(p.gated ? "gated " : "non-gated ") + p.activation);
-    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
-    const std::int64_t d = p.intermediate;
-    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.slots(), d});
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-    for (std::int64_t s = 0; s < p.slots(); ++s) {
-      const std::uint16_t* src = in.read_span<std::uint16_t>(s * 2 * d, 2 * d, ctx.log, ctx.stage.id);
-      std::uint16_t* dst = out.write_span<std::uint16_t>(s * d, d, ctx.log, ctx.stage.id);
-      if (!src || !dst) continue;
-      for (std::int64_t j = 0; j < d; ++j) dst[j] = triton::silu_and_mul(src[j], src[d + j]);
-    }
-  }
-
-  void finalize(StageContext& ctx) {
-    const MoeProblem& p = ctx.problem;
-    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
-    const std::int64_t h = p.hidden;
-    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, h});
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
-      const std::uint16_t* src = in.read_span<std::uint16_t>(t * p.top_k * h, p.top_k * h, ctx.log, ctx.stage.id);
-      std::uint16_t* dst = out.write_span<std::uint16_t>(t * h, h, ctx.log, ctx.stage.id);
-      if (!src || !dst) continue;
-      for (std::int64_t j = 0; j < h; ++j) dst[j] = triton::moe_sum(src + j, p.top_k, h);
-    }
   }
 
   VariantSpec spec_;

@@ -109,12 +109,12 @@ class TritonVariant final : public VariantImpl {
       return gemm(ctx, {ctx.stage.inputs.at(0).c_str(), "w13", ctx.problem.n1(), ctx.problem.hidden,
                         ctx.problem.top_k, false});
     }
-    if (kind == "activation") return activation(ctx);
+    if (kind == "activation") return silu_and_mul_stage(ctx, spec_);
     if (kind == "gemm2") {
       return gemm(ctx, {ctx.stage.inputs.at(0).c_str(), "w2", ctx.problem.hidden, ctx.problem.intermediate,
                         1, true});
     }
-    if (kind == "finalize") return finalize(ctx);
+    if (kind == "finalize") return moe_sum_stage(ctx);
     throw InputError(spec_.file, "stage kind '" + kind + "' is not implemented by the triton_fused_moe family");
   }
 
@@ -265,43 +265,43 @@ class TritonVariant final : public VariantImpl {
     }
   }
 
-  void activation(StageContext& ctx) {
-    const MoeProblem& p = ctx.problem;
-    if (!p.gated || p.activation != "silu")
-      throw InputError(spec_.file, "triton_fused_moe activation implements gated silu only, trace has " +
-                                       std::string(p.gated ? "gated " : "non-gated ") + p.activation);
-    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
-    const std::int64_t d = p.intermediate;
-    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.slots(), d});
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-    for (std::int64_t s = 0; s < p.slots(); ++s) {
-      const std::uint16_t* src = in.read_span<std::uint16_t>(s * 2 * d, 2 * d, ctx.log, ctx.stage.id);
-      std::uint16_t* dst = out.write_span<std::uint16_t>(s * d, d, ctx.log, ctx.stage.id);
-      if (!src || !dst) continue;
-      for (std::int64_t j = 0; j < d; ++j) dst[j] = silu_and_mul(src[j], src[d + j]);
-    }
-  }
-
-  void finalize(StageContext& ctx) {
-    const MoeProblem& p = ctx.problem;
-    EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
-    const std::int64_t h = p.hidden;
-    EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, h});
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
-      const std::uint16_t* src = in.read_span<std::uint16_t>(t * p.top_k * h, p.top_k * h, ctx.log, ctx.stage.id);
-      std::uint16_t* dst = out.write_span<std::uint16_t>(t * h, h, ctx.log, ctx.stage.id);
-      if (!src || !dst) continue;
-      for (std::int64_t j = 0; j < h; ++j) dst[j] = moe_sum(src + j, p.top_k, h);
-    }
-  }
-
   VariantSpec spec_;
   TileConfig cfg_;
   DotChain chain_ = DotChain::AccChained;
 };
 
 }  // namespace
+
+void silu_and_mul_stage(StageContext& ctx, const VariantSpec& spec) {
+  const MoeProblem& p = ctx.problem;
+  if (!p.gated || p.activation != "silu")
+    throw InputError(spec.file, spec.family + " activation implements gated silu only, trace has " +
+                                    std::string(p.gated ? "gated " : "non-gated ") + p.activation);
+  EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+  const std::int64_t d = p.intermediate;
+  EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.slots(), d});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t s = 0; s < p.slots(); ++s) {
+    const std::uint16_t* src = in.read_span<std::uint16_t>(s * 2 * d, 2 * d, ctx.log, ctx.stage.id);
+    std::uint16_t* dst = out.write_span<std::uint16_t>(s * d, d, ctx.log, ctx.stage.id);
+    if (!src || !dst) continue;
+    for (std::int64_t j = 0; j < d; ++j) dst[j] = silu_and_mul(src[j], src[d + j]);
+  }
+}
+
+void moe_sum_stage(StageContext& ctx) {
+  const MoeProblem& p = ctx.problem;
+  EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
+  const std::int64_t h = p.hidden;
+  EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::BF16, {p.num_tokens, h});
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+    const std::uint16_t* src = in.read_span<std::uint16_t>(t * p.top_k * h, p.top_k * h, ctx.log, ctx.stage.id);
+    std::uint16_t* dst = out.write_span<std::uint16_t>(t * h, h, ctx.log, ctx.stage.id);
+    if (!src || !dst) continue;
+    for (std::int64_t j = 0; j < h; ++j) dst[j] = moe_sum(src + j, p.top_k, h);
+  }
+}
 
 std::unique_ptr<VariantImpl> make_variant(const VariantSpec& spec) { return std::make_unique<TritonVariant>(spec); }
 

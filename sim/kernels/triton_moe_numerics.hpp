@@ -44,6 +44,12 @@ std::uint16_t silu_bf16(std::uint16_t g);
 // otherwise at::sum_out: fp32 accumulation, one rounding).
 std::uint16_t moe_sum(const std::uint16_t* vals, std::int64_t top_k, std::int64_t stride);
 
+// The two elementwise stages every vLLM Triton variant shares (bf16 in, bf16 out):
+// silu_and_mul over [T*K, 2I] -> [T*K, I] (gated silu only, InputError naming spec.file
+// otherwise) and moe_sum over [T*K, H] -> [T, H].
+void silu_and_mul_stage(StageContext& ctx, const VariantSpec& spec);
+void moe_sum_stage(StageContext& ctx);
+
 std::unique_ptr<VariantImpl> make_variant(const VariantSpec& spec);
 
 }  // namespace moesim::kernels::triton
