@@ -24,25 +24,6 @@ OutputBinding parse_binding(const std::string& s, const std::string& where) {
   throw InputError(where, "unknown output_binding '" + s + "' (expected caller_buffer | fresh_allocation)");
 }
 
-// Shared by both CuteDSL variants: the fc2-input calibration over values computed by `act`.
-template <class Act>
-std::vector<float> slot_amax(StageContext& ctx, EmuBuffer& acc, EmuBuffer& alpha, Act act) {
-  const MoeProblem& p = ctx.problem;
-  const std::int64_t I = p.intermediate;
-  std::vector<float> out(static_cast<std::size_t>(p.slots()), 0.0f);
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-  for (std::int64_t s = 0; s < p.slots(); ++s) {
-    if (!alpha.written(s)) continue;
-    const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, ctx.stage.id);
-    if (!a) continue;
-    const float g1 = alpha.get<float>(s, ctx.log, ctx.stage.id);
-    float m = 0.0f;
-    for (std::int64_t j = 0; j < I; ++j) m = std::fmax(m, std::fabs(act(a[j], a[I + j], g1)));
-    out[static_cast<std::size_t>(s)] = m;
-  }
-  return out;
-}
-
 // cute_dsl_fused_moe_nvfp4 (flashinfer/fused_moe/cute_dsl/fused_moe.py _moe_core_impl,
 // v0.6.11.post2): moe_sort -> GEMM1 gather + SwiGLU + FP4 quant (one kernel) -> zero the
 // output -> GEMM2 + finalize with atomic scatter-add into moe_output.
@@ -64,13 +45,7 @@ class CuteDslStandard final : public nvfp4::Nvfp4MoeBase {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     const std::int64_t I = p.intermediate;
-    if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
-    EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
-    EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
-    EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
-    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
-    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
-    EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+    const auto [acc, alpha, deq, codes, sf, a2] = activation_buffers(ctx);
     const auto amax = slot_amax(ctx, acc, alpha, [](float g, float u, float a) { return nvfp4::swiglu_cutedsl(g, u, a); });
     const std::vector<float> a2_scale = calibrate_per_slot(p, amax);
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
@@ -184,13 +159,7 @@ class CuteDslBatched final : public nvfp4::Nvfp4MoeBase {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     const std::int64_t I = p.intermediate;
-    if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
-    EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
-    EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
-    EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
-    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
-    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
-    EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+    const auto [acc, alpha, deq, codes, sf, a2] = activation_buffers(ctx);
     auto act = [](float g, float u, float a) {
       const float gb = bf16_to_f32(bf16_rne(g * a)), ub = bf16_to_f32(bf16_rne(u * a));
       return bf16_to_f32(bf16_rne(gb / (1.0f + quant::expf_fast(-gb)) * ub));

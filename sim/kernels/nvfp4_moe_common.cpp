@@ -477,4 +477,17 @@ void Nvfp4MoeBase::finalize_fma_chain(StageContext& ctx, bool bf16_router_weight
   }
 }
 
+Nvfp4MoeBase::ActivationBuffers Nvfp4MoeBase::activation_buffers(StageContext& ctx) const {
+  const MoeProblem& p = ctx.problem;
+  const std::int64_t I = p.intermediate;
+  if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
+  EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
+  EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
+  EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
+  EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
+  EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
+  EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+  return {acc, alpha, deq, codes, sf, a2};
+}
+
 }  // namespace moesim::kernels::nvfp4

@@ -14,6 +14,7 @@
 // e4m3 scale bytes [rows, cols/16] in LINEAR order; kernels that read another layout get
 // their bytes through quant::sf_to_layout / sf_from_layout (the inverse layout), so values
 // never depend on the layout.
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -178,6 +179,34 @@ class Nvfp4MoeBase : public VariantImpl {
   // [bf16 expert outputs, router weights, expanded->permuted map]. `bf16_router_weight`: the
   // weight is first rounded to bf16 (TRT-LLM packs top-k ids and weights that way).
   void finalize_fma_chain(StageContext& ctx, bool bf16_router_weight);
+
+  // The buffers of every family's activation stage: inputs [GEMM1 accumulators [T*K, 2I],
+  // per-slot alpha [T*K]] and outputs [dequantized act (f64) [T*K, I], e2m1 codes [T*K, I],
+  // block scales [T*K, I/16], a2 scale [T*K]], created poisoned. InputError unless I % 16 == 0.
+  struct ActivationBuffers {
+    EmuBuffer &acc, &alpha, &deq, &codes, &sf, &a2;
+  };
+  ActivationBuffers activation_buffers(StageContext& ctx) const;
+
+  // The fc2-input calibration: per slot, the amax of act(acc_gate, acc_up, alpha) over its row
+  // (slots no local expert computed stay 0).
+  template <class Act>
+  std::vector<float> slot_amax(StageContext& ctx, EmuBuffer& acc, EmuBuffer& alpha, Act act) const {
+    const MoeProblem& p = ctx.problem;
+    const std::int64_t I = p.intermediate;
+    std::vector<float> out(static_cast<std::size_t>(p.slots()), 0.0f);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t s = 0; s < p.slots(); ++s) {
+      if (!alpha.written(s)) continue;  // not routed to a local expert
+      const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, ctx.stage.id);
+      if (!a) continue;
+      const float g1 = alpha.get<float>(s, ctx.log, ctx.stage.id);
+      float m = 0.0f;
+      for (std::int64_t j = 0; j < I; ++j) m = std::fmax(m, std::fabs(act(a[j], a[I + j], g1)));
+      out[static_cast<std::size_t>(s)] = m;
+    }
+    return out;
+  }
 
   // Chunks of the current problem (framework chunking), and the a2 calibration helper:
   // per slot, the amax of `values` over the slot's scale group (whole call or its chunk).

@@ -33,27 +33,11 @@ class TrtllmNvfp4 final : public nvfp4::Nvfp4MoeBase {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     const std::int64_t I = p.intermediate;
-    if (I % kBlock != 0) throw InputError(spec_.file, "intermediate " + std::to_string(I) + " is not a multiple of 16");
-    EmuBuffer& acc = ctx.in(ctx.stage.inputs.at(0));
-    EmuBuffer& alpha = ctx.in(ctx.stage.inputs.at(1));
-    EmuBuffer& deq = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), I});
-    EmuBuffer& codes = ctx.create(ctx.stage.outputs.at(1), ElemType::I32, {p.slots(), I});
-    EmuBuffer& sf = ctx.create(ctx.stage.outputs.at(2), ElemType::I32, {p.slots(), I / kBlock});
-    EmuBuffer& a2 = ctx.create(ctx.stage.outputs.at(3), ElemType::F32, {p.slots()});
+    const auto [acc, alpha, deq, codes, sf, a2] = activation_buffers(ctx);
     // Calibration of the fc2 input scale (stand-in for the checkpoint's input_scale): amax of
     // silu(acc_g*alpha) * (acc_u*alpha).
-    std::vector<float> slot_amax(static_cast<std::size_t>(p.slots()), 0.0f);
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-    for (std::int64_t s = 0; s < p.slots(); ++s) {
-      if (!alpha.written(s)) continue;  // not routed to a local expert
-      const float* a = acc.read_span<float>(s * 2 * I, 2 * I, ctx.log, st);
-      if (!a) continue;
-      const float g1 = alpha.get<float>(s, ctx.log, st);
-      float m = 0.0f;
-      for (std::int64_t j = 0; j < I; ++j) m = std::fmax(m, std::fabs(nvfp4::swiglu_ieee(a[j] * g1, a[I + j] * g1)));
-      slot_amax[static_cast<std::size_t>(s)] = m;
-    }
-    const std::vector<float> a2_scale = calibrate_per_slot(p, slot_amax);
+    const std::vector<float> a2_scale = calibrate_per_slot(
+        p, slot_amax(ctx, acc, alpha, [](float g, float u, float a) { return nvfp4::swiglu_ieee(g * a, u * a); }));
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
     for (std::int64_t s = 0; s < p.slots(); ++s) {
       if (!alpha.written(s)) continue;
