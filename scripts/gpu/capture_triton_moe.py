@@ -155,6 +155,26 @@ def moe_align_block_size(topk_ids, block_m, num_experts):
     return sorted_ids, expert_ids, pos
 
 
+def route_and_align(g, T, E, K, BM):
+    """Renormalised softmax top-k routing drawn from generator g, then moe_align_block_size and
+    the EM the vLLM launcher passes (shrunk for small batches)."""
+    logits = torch.randn(T, E, generator=g)
+    probs = torch.softmax(logits, dim=-1)
+    topk_w, topk_ids = torch.topk(probs, K, dim=-1)
+    topk_w = (topk_w / topk_w.sum(dim=-1, keepdim=True)).to(torch.float32).contiguous()
+    topk_ids = topk_ids.to(torch.int32).contiguous()
+    sorted_ids, expert_ids, post_pad = moe_align_block_size(topk_ids, BM, E)
+    EM = sorted_ids.size
+    if T < BM:
+        EM = min(EM, T * K * BM)
+    return topk_w, topk_ids, sorted_ids, expert_ids, post_pad, EM
+
+
+def align_to_device(sorted_ids, expert_ids, post_pad, dev):
+    return (torch.from_numpy(sorted_ids).to(dev), torch.from_numpy(expert_ids).to(dev),
+            torch.tensor([post_pad], dtype=torch.int32, device=dev))
+
+
 def bf16_bits(t):
     return t.detach().to(torch.bfloat16).cpu().view(torch.int16).numpy().view(np.uint16)
 
@@ -170,26 +190,15 @@ def run_case(name, cfg, kernel, tl, device, smoke):
         w13 = w13 * torch.exp2(torch.randint(-6, 7, w13.shape, generator=g).float())
         w2 = w2 * torch.exp2(torch.randint(-6, 7, w2.shape, generator=g).float())
     hidden, w13, w2 = hidden.to(torch.bfloat16), w13.to(torch.bfloat16), w2.to(torch.bfloat16)
-    logits = torch.randn(T, E, generator=g)
-    probs = torch.softmax(logits, dim=-1)
-    topk_w, topk_ids = torch.topk(probs, K, dim=-1)
-    topk_w = (topk_w / topk_w.sum(dim=-1, keepdim=True)).to(torch.float32).contiguous()
-    topk_ids = topk_ids.to(torch.int32).contiguous()
-
-    sorted_ids, expert_ids, post_pad = moe_align_block_size(topk_ids, BM, E)
+    topk_w, topk_ids, sorted_ids, expert_ids, post_pad, EM = route_and_align(g, T, E, K, BM)
     numel = T * K
-    EM = sorted_ids.size
-    if T < BM:
-        EM = min(EM, T * K * BM)
 
     dev = torch.device(device)
     A = hidden.to(dev)
     W13 = w13.to(dev)
     W2 = w2.to(dev)
     TW = topk_w.to(dev)
-    sid = torch.from_numpy(sorted_ids).to(dev)
-    eid = torch.from_numpy(expert_ids).to(dev)
-    npp = torch.tensor([post_pad], dtype=torch.int32, device=dev)
+    sid, eid, npp = align_to_device(sorted_ids, expert_ids, post_pad, dev)
     info = {}
 
     def gemm(a, b, c, mul_routed_weight, top_k):
@@ -435,24 +444,13 @@ def run_fp8_case(name, c, kernel, tl, device, smoke, fallback):
     hidden = hidden.to(torch.bfloat16)
     q13, s13 = quantize_weights(w13.numpy().astype(np.float32), quant)
     q2, s2 = quantize_weights(w2.numpy().astype(np.float32), quant)
-    logits = torch.randn(T, E, generator=g)
-    probs = torch.softmax(logits, dim=-1)
-    topk_w, topk_ids = torch.topk(probs, K, dim=-1)
-    topk_w = (topk_w / topk_w.sum(dim=-1, keepdim=True)).to(torch.float32).contiguous()
-    topk_ids = topk_ids.to(torch.int32).contiguous()
-
-    sorted_ids, expert_ids, post_pad = moe_align_block_size(topk_ids, BM, E)
+    topk_w, topk_ids, sorted_ids, expert_ids, post_pad, EM = route_and_align(g, T, E, K, BM)
     numel = T * K
-    EM = sorted_ids.size
-    if T < BM:
-        EM = min(EM, T * K * BM)
 
     dev = torch.device(device)
     A = hidden.to(dev)
     TW = topk_w.to(dev)
-    sid = torch.from_numpy(sorted_ids).to(dev)
-    eid = torch.from_numpy(expert_ids).to(dev)
-    npp = torch.tensor([post_pad], dtype=torch.int32, device=dev)
+    sid, eid, npp = align_to_device(sorted_ids, expert_ids, post_pad, dev)
     info = {"launches": []}
 
     def quant_act(x):
