@@ -44,7 +44,10 @@ class Loader {
 
   Expr expr(const Node& n) const {
     if (!n.is_object() || n.size() != 1) n.fail("a predicate must be an object with exactly one operator key");
-    auto [op, arg] = n.members().front();
+    // Named copies, not a structured binding: C++20 lambdas cannot capture bindings under clang 14.
+    const auto members = n.members();
+    const std::string op = members.front().first;
+    const Node& arg = members.front().second;
     Expr e;
     e.op = op;
     e.where = n.where();
