@@ -1,9 +1,11 @@
 // moesim oracle: which MoE backend a framework revision picks, and why.
+// Options -> oracle::OracleQuery -> oracle::decide -> reports/oracle_report.
 #include <iostream>
 
 #include "cli/common.hpp"
 #include "cli/registry.hpp"
 #include "replay/oracle/oracle.hpp"
+#include "reports/oracle_report.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/paths.hpp"
 
@@ -34,7 +36,7 @@ int run_oracle(const std::vector<std::string>& args) {
     return kExitOk;
   }
   oracle::OracleDecision d = oracle::decide(q, models_dir());
-  std::cout << (vm["json"].as<bool>() ? oracle::format_json(d) : oracle::format_text(d));
+  std::cout << (vm["json"].as<bool>() ? reports::format_json(d) : reports::format_text(d));
   // The framework raising (no backend fits) is a finding about the deployment, not bad input.
   return d.error ? kExitFindings : kExitOk;
 }

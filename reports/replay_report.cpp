@@ -4,22 +4,11 @@
 #include <cstdio>
 #include <sstream>
 
+#include "reports/finding_report.hpp"
+
 namespace moesim::reports {
 
 namespace json = boost::json;
-
-bool ReplayReport::all_bit_identical() const {
-  for (const auto& c : calls)
-    if (!c.diff || !c.diff->output_compared || !c.diff->output.bit_identical() || c.diff->first_divergence) return false;
-  return true;
-}
-
-std::size_t ReplayReport::error_findings() const {
-  std::size_t n = 0;
-  for (const auto& c : calls)
-    for (const auto& f : c.result.findings) n += f.severity == kernels::Severity::error;
-  return n;
-}
 
 namespace {
 std::string num(double v) {
@@ -84,7 +73,7 @@ json::object to_json(const ReplayReport& r) {
   for (const auto& c : r.calls) {
     json::object co{{"call", c.call}, {"num_tokens", c.num_tokens}, {"seconds", c.result.seconds}};
     json::array fs, ts;
-    for (const auto& f : c.result.findings) fs.push_back(kernels::to_json(f));
+    for (const auto& f : c.result.findings) fs.push_back(to_json(f));
     for (const auto& t : c.result.timings) ts.push_back(json::object{{"stage", t.stage}, {"seconds", t.seconds}});
     co["findings"] = std::move(fs);
     co["timings"] = std::move(ts);
@@ -115,7 +104,7 @@ std::string to_text(const ReplayReport& r) {
   os << "\n";
   for (const auto& c : r.calls) {
     os << "call " << c.call << ": " << c.num_tokens << " tokens, " << num(c.result.seconds) << " s\n";
-    for (const auto& f : c.result.findings) os << "  " << kernels::one_line(f) << "\n";
+    for (const auto& f : c.result.findings) os << "  " << one_line(f) << "\n";
     if (!c.diff) continue;
     os << "  stage        bit-identical      max_abs       rel_l2        ulp histogram\n";
     for (const auto& s : c.diff->stages) {
@@ -177,6 +166,15 @@ std::string to_markdown(const ReplayReport& r) {
     }
     os << "\n**First divergence:** " << (c.diff->first_divergence ? "`" + *c.diff->first_divergence + "`" : "none")
        << "\n\n";
+  }
+  return os.str();
+}
+
+std::string variant_list_text() {
+  std::ostringstream os;
+  for (const auto& id : kernels::list_variants()) {
+    const auto v = kernels::find_variant(id);
+    os << id << "  (" << v.fidelity << ", " << v.quant << ")  " << v.description << "\n";
   }
   return os.str();
 }

@@ -71,9 +71,7 @@ OracleDecision decide(const OracleQuery& query, const std::string& models_dir);
 // The decision graph (Boost.Graph) of one selector as built for a query, in Graphviz DOT.
 std::string decision_graph_dot(const OracleQuery& query, const std::string& models_dir);
 
-// Human-readable and JSON renderings used by `moesim oracle`.
-std::string format_text(const OracleDecision& d);
-std::string format_json(const OracleDecision& d);
+// Renderings (text, JSON) live in reports/oracle_report.hpp.
 
 // "K=V" -> (K, V); InputError(where, ...) when there is no '=' or K is empty.
 std::pair<std::string, std::string> parse_assignment(const std::string& kv, const std::string& where);

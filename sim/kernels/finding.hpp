@@ -1,8 +1,7 @@
 #pragma once
 // A hazard finding: what would crash or go wrong, where, why, and from which upstream code.
 // Shared by the shape checks (sim/kernels/*_launch.cpp, replay/check) and the replay engine
-// (OUTPUT_NOT_WRITTEN, EMULATED_OOB_ACCESS); reports render it.
-#include <boost/json.hpp>
+// (OUTPUT_NOT_WRITTEN, EMULATED_OOB_ACCESS); reports/finding_report.hpp renders it.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,6 +44,7 @@ struct Finding {
   std::string formula;    // the formula with the values substituted
   std::string limit;      // the limit it is compared against
   std::string upstream;   // modelled upstream location: repo file function @ tag/commit
+  std::string gpu_error;  // the error text the GPU / framework would print ("" = none: silent wrong result or a warning)
   std::string basis = "source";  // "source" (derived from code) | "empirical" (reported on hardware) | "model" (estimate)
   std::optional<std::int64_t> value;              // the computed quantity, when numeric
   std::optional<std::int64_t> limit_value;        // the limit, when numeric
@@ -60,8 +60,5 @@ struct Finding {
   std::vector<std::pair<std::string, std::string>> details;  // extra key/values (tile, tactic, ...)
 };
 
-boost::json::object to_json(const Finding& f);
-std::string to_text(const Finding& f);  // one multi-line human block
-std::string one_line(const Finding& f);  // id [severity] kernel/stage[/buffer]: formula (models ...)
 
 }  // namespace moesim::kernels

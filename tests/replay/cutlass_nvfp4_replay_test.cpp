@@ -114,7 +114,7 @@ TEST(CutlassNvfp4Replay, StagesWithinDerivedBoundsAndLayoutReadBack) {
   one.threads = 1;
   two.threads = 2;
   const ReplayResult r = run_replay(spec, call, w, two);
-  EXPECT_TRUE(r.findings.empty()) << kernels::one_line(r.findings.front());
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().id << ": " << r.findings.front().formula;
   EXPECT_EQ(r.output().bytes(), run_replay(spec, call, w, one).output().bytes());
   EXPECT_EQ(r.output().bytes(), run_replay(spec, call, wl, one).output().bytes());  // scale layout read back
   const auto& b = r.buffers;

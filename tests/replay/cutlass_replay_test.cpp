@@ -163,7 +163,7 @@ TEST(CutlassReplay, Bf16StagesWithinDerivedBounds) {
   one.threads = 1;
   two.threads = 2;
   const ReplayResult r = run_replay(spec, call, w, two);
-  EXPECT_TRUE(r.findings.empty()) << kernels::one_line(r.findings.front());
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().id << ": " << r.findings.front().formula;
   EXPECT_EQ(r.output().bytes(), run_replay(spec, call, w, one).output().bytes());  // thread count
   EXPECT_EQ(r.stage_order, (std::vector<std::string>{"route", "permute", "gemm1", "activation", "fc2", "finalize"}));
   const double g1 = chain_gamma(p.hidden, 16, 25, 24), g2 = chain_gamma(p.intermediate, 16, 25, 24);
@@ -264,7 +264,7 @@ TEST(CutlassReplay, Fp8PerTensorStagesWithinDerivedBounds) {
   spec.params["a1_scale"] = a1;
   spec.params["a2_scale"] = a2;
   const ReplayResult r = run_replay(spec, call, w);
-  EXPECT_TRUE(r.findings.empty()) << kernels::one_line(r.findings.front());
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().id << ": " << r.findings.front().formula;
   // Input quantization: e4m3 keeps 3 fraction bits (relative error <= 2^-4) above 2^-6 and
   // absolute error <= 2^-10 below; saturation at 448 is not reached (|x|/a1 < 448 here).
   const EmuBuffer& q = buf(r, "hidden_fp8");
@@ -347,7 +347,7 @@ TEST(CutlassReplay, Mxfp4InterleavedWeightsReadBackAndStagesWithinDerivedBounds)
   kernels::VariantSpec spec_linear = spec;
   spec_linear.params["weight_layout"] = "linear";
   const ReplayResult r = run_replay(spec, call, inter);
-  EXPECT_TRUE(r.findings.empty()) << kernels::one_line(r.findings.front());
+  EXPECT_TRUE(r.findings.empty()) << r.findings.front().id << ": " << r.findings.front().formula;
   // The interleaved weights read back through the v0.6.10 inverse give the same bits as the
   // logical weights read directly.
   const ReplayResult rl = run_replay(spec_linear, call, linear);

@@ -74,7 +74,7 @@ TEST(ReplayEngine, TritonTracksReferenceAndIsDeterministicAcrossThreads) {
   two.threads = 2;
   const ReplayResult a = run_replay(spec, call, w, one);
   const ReplayResult b = run_replay(spec, call, w, two);
-  EXPECT_TRUE(a.findings.empty()) << kernels::one_line(a.findings.front());
+  EXPECT_TRUE(a.findings.empty()) << a.findings.front().id << ": " << a.findings.front().formula;
   for (const auto& [name, buf] : a.buffers) EXPECT_EQ(buf.bytes(), b.buffers.at(name).bytes()) << name;
 
   const ReplayResult r = run_replay(kernels::find_variant("reference_fp64"), call, w, two);

@@ -344,15 +344,10 @@ TEST(OracleErrors, UnknownRevisionDeviceQuantTraitFramework) {
 
 // --- rendering and CLI ------------------------------------------------------------------------
 
-TEST(OracleOutput, JsonAndDotAndText) {
+TEST(OracleOutput, Dot) {
   auto d = ask("vllm@pr40808", "sm110", "bf16", kNemotronBf16);
-  auto v = boost::json::parse(format_json(d));
-  EXPECT_EQ(v.at("backend").as_string(), "triton");
-  EXPECT_EQ(v.at("revision_commit").as_string(), "b542bdf7fb3611879b30917e03bef62963496e83");
-  EXPECT_GT(v.at("trail").as_array().size(), 5u);
-  std::string text = format_text(d);
-  EXPECT_NE(text.find("backend: triton"), std::string::npos);
-  EXPECT_NE(text.find("FAIL fi_cutlass.device"), std::string::npos) << text;
+  // The JSON and text renderings are tested in tests/reports/oracle_report_test.cpp.
+  EXPECT_EQ(d.backend, "triton");
   OracleQuery q{"vllm@pr40808", "sm110", "bf16", "", {}, kNemotronBf16};
   std::string dot = decision_graph_dot(q, moesim::models_dir());
   EXPECT_EQ(dot.rfind("digraph", 0), 0u);

@@ -1,0 +1,111 @@
+#include "reports/oracle_report.hpp"
+
+#include <boost/json.hpp>
+#include <sstream>
+
+namespace moesim::reports {
+
+namespace {
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+}  // namespace
+
+std::string format_text(const oracle::OracleDecision& d) {
+  std::ostringstream os;
+  os << d.framework << "@" << d.revision;
+  if (!d.revision_commit.empty()) os << " (commit " << d.revision_commit.substr(0, 12) << ")";
+  os << "\ndevice " << d.device << " (sm" << d.sm << "), quant " << d.quant << ", flashinfer " << d.flashinfer_version
+     << " (" << d.flashinfer_origin << ")\n";
+  if (d.error)
+    os << "backend: NONE - the framework raises: " << d.error_message << "\n";
+  else
+    os << "backend: " << d.backend << "  (" << d.framework << " candidate " << d.candidate << ")\n";
+  for (const auto& r : d.results) {
+    os << "\n[" << r.selector << "] " << r.title << "\n";
+    if (r.applicable)
+      os << "  walk order: " << (r.walk_order.empty() ? std::string("(none)") : join(r.walk_order, " > ")) << "\n";
+    std::string last_cand = "\x01";
+    for (const auto& t : d.trail) {
+      if (t.selector != r.selector) continue;
+      if (t.edge == "accept" && t.candidate != last_cand) {
+        os << "  candidate " << t.candidate << ":\n";
+        last_cand = t.candidate;
+      } else if (t.edge != "accept") {
+        last_cand = "\x01";
+      }
+      if (t.edge != "accept" && !t.passed) {  // an override / list op that did not fire: one line
+        os << "  skip " << t.edge << " " << t.predicate_id << ": " << t.observed << "\n";
+        continue;
+      }
+      std::string indent = t.edge == "accept" ? "    " : "  ";
+      std::string tag = t.edge == "accept" ? (t.passed ? "ok  " : "FAIL") : "TOOK";
+      os << indent << tag << " " << (t.edge == "accept" ? "" : t.edge + " ") << t.predicate_id << ": " << t.text
+         << "\n" << indent << "     seen: " << t.observed << "\n";
+      if (!t.source.empty()) os << indent << "     models: " << t.source << "\n";
+    }
+    if (!r.applicable)
+      os << "  => not modelled: " << r.error_message << "\n";
+    else if (r.error)
+      os << "  => raises: " << r.error_message << "\n";
+    else
+      os << "  => " << r.value << (r.candidate.empty() ? "" : "  (" + r.candidate + ")") << "\n";
+    for (const auto& [k, v] : r.properties) os << "     " << k << ": " << v << "\n";
+  }
+  return os.str();
+}
+
+std::string format_json(const oracle::OracleDecision& d) {
+  namespace json = boost::json;
+  json::object o;
+  o["framework"] = d.framework;
+  o["revision"] = d.revision;
+  o["revision_commit"] = d.revision_commit;
+  o["device"] = d.device;
+  o["sm"] = d.sm;
+  o["quant"] = d.quant;
+  o["flashinfer_version"] = d.flashinfer_version;
+  o["flashinfer_origin"] = d.flashinfer_origin;
+  o["backend"] = d.error ? json::value(nullptr) : json::value(d.backend);
+  o["candidate"] = d.candidate;
+  o["error"] = d.error;
+  o["error_message"] = d.error_message;
+  json::array results;
+  for (const auto& r : d.results) {
+    json::object ro;
+    ro["selector"] = r.selector;
+    ro["title"] = r.title;
+    ro["modelled"] = r.applicable;
+    ro["error"] = r.error;
+    ro["error_message"] = r.error_message;
+    ro["candidate"] = r.candidate;
+    ro["value"] = r.value;
+    json::array wo;
+    for (const auto& w : r.walk_order) wo.push_back(json::value(w));
+    ro["walk_order"] = wo;
+    json::object props;
+    for (const auto& [k, v] : r.properties) props[k] = v;
+    ro["properties"] = props;
+    results.push_back(ro);
+  }
+  o["results"] = results;
+  json::array trail;
+  for (const auto& t : d.trail) {
+    json::object to;
+    to["selector"] = t.selector;
+    to["candidate"] = t.candidate;
+    to["edge"] = t.edge;
+    to["predicate"] = t.predicate_id;
+    to["text"] = t.text;
+    to["observed"] = t.observed;
+    to["source"] = t.source;
+    to["passed"] = t.passed;
+    trail.push_back(to);
+  }
+  o["trail"] = trail;
+  return json::serialize(o) + "\n";
+}
+
+}  // namespace moesim::reports

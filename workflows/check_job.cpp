@@ -1,0 +1,183 @@
+#include "workflows/check_job.hpp"
+
+#include "models/lib/json_node.hpp"
+#include "models/lib/preset.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/paths.hpp"
+#include "traces/trace_io.hpp"
+
+namespace moesim::workflows {
+namespace {
+
+// moesim quant ids -> the oracle's quant scheme ids.
+std::string oracle_quant(const std::string& q, const std::string& framework) {
+  if (q == "fp8_per_tensor") return "fp8";
+  if (q == "fp8_block128") return "fp8_block";
+  if (q == "mxfp4_bf16") return "mxfp4";
+  if (framework == "sglang" && q == "nvfp4") return "modelopt_fp4";
+  return q;
+}
+
+std::string oracle_activation(const std::string& a, bool gated) {
+  if (!gated && (a == "relu2" || a == "relu2_no_mul")) return "relu2_no_mul";
+  return a;
+}
+
+std::string models_of(const CheckRequest& r) { return r.models_dir.empty() ? models_dir() : r.models_dir; }
+
+}  // namespace
+
+bool CheckResult::has_error() const {
+  for (const auto& f : report.findings)
+    if (f.severity == kernels::Severity::error) return true;
+  return false;
+}
+
+check::Workload load_workload(const CheckRequest& r) {
+  if (!r.vllm.empty() && !r.sglang.empty()) throw InputError("--vllm/--sglang", "give one framework revision, not both");
+  if (r.trace.empty() == r.preset.empty())
+    throw InputError("check", "give a TRACE file or --preset NAME (with --tokens N), not both");
+  const std::string mdir = models_of(r);
+  check::Workload w;
+  if (!r.trace.empty()) {
+    traces::ReadOptions ro;
+    ro.load_activations = true;
+    w = check::workload_from_trace(traces::read_trace(r.trace, ro));
+  } else {
+    if (r.tokens <= 0) throw InputError("--tokens", "a positive token count is required with --preset");
+    models::Preset p = models::load_preset(mdir, r.preset);
+    traces::ModelShape m;
+    m.name = p.name;
+    m.num_experts = p.num_experts;
+    m.top_k = p.top_k;
+    m.hidden = p.hidden;
+    m.intermediate = p.intermediate;
+    m.activation = p.activation;
+    m.gated = p.gated;
+    m.num_shared_experts = p.num_shared_experts;
+    m.quant = p.native_quant.empty() ? "bf16" : p.native_quant;
+    w = check::shape_only_workload(m, r.tokens);
+    models::Document doc = models::Document::load(mdir + "/presets/" + r.preset + ".json");
+    w.routing = check::routing_family(doc.root().get_string("routing", ""));
+    w.source = "preset " + p.name;
+    const std::int64_t dp = r.dp.value_or(1);
+    if (dp > 1) w.calls[0].per_rank_tokens.assign(static_cast<std::size_t>(dp), r.tokens);
+  }
+  if (!r.quant.empty()) w.model.quant = r.quant;
+  if (r.global_scale_numel > 0) {
+    w.act_global_scale_numel = r.global_scale_numel;
+    if (w.act_global_scale_dtype.empty()) w.act_global_scale_dtype = "f32";
+  }
+  for (const auto& kv : r.env) w.context.env.insert(oracle::parse_assignment(kv, "--env"));
+  return w;
+}
+
+CheckResult run_check(const CheckRequest& r) { return run_check(r, load_workload(r)); }
+
+CheckResult run_check(const CheckRequest& r, check::Workload w) {
+  const std::string mdir = models_of(r);
+  check::CheckOptions opt;
+  opt.devices = r.devices;
+  opt.flashinfer = r.flashinfer;
+  opt.backends = r.backends;
+  opt.triton_config_dirs = r.triton_config_dirs;
+  opt.threshold = r.threshold;
+  opt.threshold_cap = r.threshold_cap;
+  opt.synthetic = r.synthetic;
+  opt.tactic = r.tactic;
+  opt.trtllm_class = r.trtllm_class;
+  if (r.trtllm_class != "auto" && r.trtllm_class != "monolithic" && r.trtllm_class != "modular")
+    throw InputError("--trtllm-class", "expected auto | monolithic | modular, got '" + r.trtllm_class + "'");
+  opt.parallel.ep = r.ep.value_or(1);
+  opt.parallel.dp = r.dp.value_or(1);
+  opt.parallel.tp = r.tp.value_or(1);
+  opt.parallel.mode = dispatch::parse_mode(r.dispatch);
+  opt.parallel.max_num_tokens = r.max_num_tokens;
+  opt.parallel.ll_max_dispatch_tokens_per_rank = r.ll_max_tokens;
+  if (!r.ep && w.context.ep > 1) opt.parallel.ep = w.context.ep;
+  if (!r.dp && w.context.dp > 1) opt.parallel.dp = w.context.dp;
+  if (!r.tp && w.context.tp > 1) opt.parallel.tp = w.context.tp;
+
+  // Framework: flag, else the trace context ("vllm@pr43599").
+  const std::string fw_spec = !r.vllm.empty() ? "vllm@" + r.vllm : !r.sglang.empty() ? "sglang@" + r.sglang : w.context.framework;
+  std::vector<std::string> notes;
+  if (!fw_spec.empty()) {
+    const auto at = fw_spec.find('@');
+    opt.framework = fw_spec.substr(0, at);
+    opt.framework_revision = at == std::string::npos ? "" : fw_spec.substr(at + 1);
+    opt.framework_explicit = true;
+    if (opt.framework != "vllm" && opt.framework != "sglang")
+      throw InputError("framework", "unknown framework '" + opt.framework + "' in '" + fw_spec + "' (vllm | sglang)");
+  }
+  check::CheckEngine engine(mdir);
+  CheckResult out;
+  kernels::Finding oracle_error;
+  bool oracle_failed = false;
+  if (!fw_spec.empty() && r.backends.empty()) {
+    // Let the framework oracle pick the backend, as the engine would at that revision.
+    oracle::OracleQuery q;
+    q.framework = opt.framework + "@" + (opt.framework_revision.empty() ? "main" : opt.framework_revision);
+    const std::string dev = !r.devices.empty() ? r.devices[0] : w.context.device;
+    if (dev.empty() || dev == "all") throw InputError("--device", "the framework oracle needs one device (--device NAME)");
+    q.device = "sm" + std::to_string(engine.devices().find(dev).sm);
+    q.quant = oracle_quant(w.model.quant, opt.framework);
+    if (!r.flashinfer.empty() && r.flashinfer[0] != "all") q.flashinfer_version = r.flashinfer[0];
+    else if (!w.context.flashinfer_version.empty()) q.flashinfer_version = w.context.flashinfer_version;
+    q.env = w.context.env;
+    if (opt.framework == "vllm") {
+      q.traits["activation"] = oracle_activation(w.model.activation, w.model.gated);
+      q.traits["dp_size"] = std::to_string(opt.parallel.dp);
+      q.traits["ep_size"] = std::to_string(opt.parallel.ep);
+      q.traits["num_experts"] = std::to_string(w.model.num_experts);
+      q.traits["top_k"] = std::to_string(w.model.top_k);
+      if (opt.parallel.mode == dispatch::Mode::deepep_ht || opt.parallel.mode == dispatch::Mode::deepep_ll) q.traits["all2all"] = "1";
+    }
+    oracle::OracleDecision d = oracle::decide(q, mdir);
+    if (d.error) {
+      oracle_failed = true;
+      oracle_error.id = kernels::finding_id::kEmptyTacticSet;
+      oracle_error.severity = kernels::Severity::error;
+      oracle_error.kernel = "framework";
+      oracle_error.stage = "backend_selection";
+      oracle_error.message = d.framework + "@" + d.revision + " raises during MoE backend selection: " + d.error_message;
+      oracle_error.formula = "device " + d.device + ", quant " + d.quant + ", flashinfer " + d.flashinfer_version;
+      oracle_error.limit = "a supported backend";
+      oracle_error.upstream = "models/frameworks/" + d.framework + ".json (moesim oracle --framework " + q.framework + ")";
+      oracle_error.device = dev;
+      oracle_error.framework = d.framework + "@" + d.revision;
+      opt.backends = {};
+    } else {
+      std::string b = d.backend == "batched_triton" ? "triton" : d.backend;
+      bool modelled = false;
+      for (const auto& v : check::variants()) modelled = modelled || v.id == b;
+      notes.push_back(d.framework + "@" + d.revision + " selects backend '" + d.backend + "' (moesim oracle)");
+      if (!modelled) {
+        notes.push_back("backend '" + d.backend + "' has no launch model in moesim check yet: nothing else checked");
+        opt.backends = {};
+      } else {
+        opt.backends = {b};
+      }
+      for (const auto& res : d.results)
+        for (const auto& [k, v] : res.properties)
+          if (k == "kernel_class" && r.trtllm_class == "auto") {
+            if (v.find("Modular") != std::string::npos) opt.trtllm_class = "modular";
+            else if (v.find("Monolithic") != std::string::npos) opt.trtllm_class = "monolithic";
+          }
+      if (!d.flashinfer_version.empty() && d.flashinfer_version != "none" && r.flashinfer.empty() &&
+          w.context.flashinfer_version.empty())
+        opt.flashinfer = {d.flashinfer_version};
+    }
+    out.decision = std::move(d);
+  }
+  if (!(fw_spec.empty() || !r.backends.empty()) && opt.backends.empty()) {
+    out.report.notes = notes;  // oracle chose nothing we model, or raised
+  } else {
+    out.report = engine.run(w, opt);
+    out.report.notes.insert(out.report.notes.begin(), notes.begin(), notes.end());
+  }
+  if (oracle_failed) out.report.findings.insert(out.report.findings.begin(), oracle_error);
+  out.workload = std::move(w);
+  return out;
+}
+
+}  // namespace moesim::workflows
