@@ -40,6 +40,7 @@ kernels::Finding emulated_oob_access(const std::string& kernel, const std::strin
   f.buffer = buffer;
   f.upstream = models;
   f.message = std::string("emulated ") + (read ? "read" : "write") + " outside the buffer (an illegal memory access on a GPU)";
+  f.gpu_error = "CUDA error: an illegal memory access was encountered";
   f.formula = std::string(read ? "read" : "write") + " of element " + std::to_string(index) + " outside [0, " +
               std::to_string(size) + ")";
   f.limit = "0 <= index < " + std::to_string(size);

@@ -8,7 +8,8 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-graph1.81-dev
       libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin
       googletest libgtest-dev libgmock-dev
-      python3 python3-h5py python3-numpy)
+      python3 python3-h5py python3-numpy
+      chromium)  # headless: renders the bump HTML report in tests/reports/bump_html_test.cpp
 # python3-torch is only for the replay benchmark's reference; install with MOESIM_WITH_TORCH=1.
 if [ "${MOESIM_WITH_TORCH:-0}" = 1 ]; then PKGS+=(python3-torch); fi
 

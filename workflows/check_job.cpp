@@ -143,6 +143,7 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
       oracle_error.formula = "device " + d.device + ", quant " + d.quant + ", flashinfer " + d.flashinfer_version;
       oracle_error.limit = "a supported backend";
       oracle_error.upstream = "models/frameworks/" + d.framework + ".json (moesim oracle --framework " + q.framework + ")";
+      oracle_error.gpu_error = d.error_message;
       oracle_error.device = dev;
       oracle_error.framework = d.framework + "@" + d.revision;
       opt.backends = {};

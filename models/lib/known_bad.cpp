@@ -50,6 +50,7 @@ KnownBadTable KnownBadTable::load(const std::string& models_dir) {
     e.severity = severity(n);
     e.title = n.at("title").as_string();
     e.symptom = n.get_string("symptom", "");
+    e.gpu_error = n.get_string("gpu_error", "");
     e.upstream = n.at("upstream").as_string();
     t.entries.push_back(std::move(e));
   }
@@ -65,6 +66,7 @@ KnownBadTable KnownBadTable::load(const std::string& models_dir) {
     if (r.min_tokens_per_call <= 0) n.at("min_tokens_per_call").fail("must be positive");
     r.severity = severity(n);
     r.title = n.at("title").as_string();
+    r.gpu_error = n.get_string("gpu_error", "");
     r.upstream = n.at("upstream").as_string();
     t.regions.push_back(std::move(r));
   }

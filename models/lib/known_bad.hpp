@@ -12,6 +12,7 @@ namespace moesim::models {
 
 struct KnownBadEntry {
   std::string id, library, variant, severity, title, symptom, upstream;
+  std::string gpu_error;          // the error text it prints ("" = silent wrong result or unknown)
   PyVersion min;
   std::optional<PyVersion> max;   // nullopt = unfixed at the newest tag read
   std::vector<int> sms;           // empty = any device
@@ -21,6 +22,7 @@ struct KnownBadEntry {
 
 struct EmpiricalCrashRegion {
   std::string id, library, variant, severity, title, upstream;
+  std::string gpu_error;  // the error text reported on hardware
   std::vector<std::string> quant;
   std::int64_t num_experts = 0, top_k = 0;  // 0 = any
   std::int64_t min_tokens_per_call = 0;

@@ -319,6 +319,7 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
                         (e.sms.empty() ? "" : ", SM " + std::to_string(dev->sm));
             f.limit = e.max ? "fixed after " + e.max->text : "no fixed version known";
             f.upstream = e.upstream;
+            f.gpu_error = e.gpu_error;
             f.device = dev->id;
             f.library_version = fi->version.text;
             f.details.emplace_back("entry", e.id);
@@ -340,6 +341,7 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
             f.tokens = max_tokens;
             f.first_failing_tokens = r.min_tokens_per_call;
             f.upstream = r.upstream;
+            f.gpu_error = r.gpu_error;
             f.device = dev->id;
             f.library_version = fi->version.text;
             f.framework = tgt.framework;

@@ -40,6 +40,7 @@ void check_fp4_quantize_global_scale(const LaunchProblem& p, const LaunchEnv& en
     Finding f = base(finding_id::kScaleShapeContract, Severity::error, kernel, "quantize_act");
     f.message = "fp4_quantize rejects the activation global scale: \"" +
                 (c.message.empty() ? std::string("globalScale shape check") : c.message) + "\"";
+    f.gpu_error = c.message;
     f.formula = formula;
     f.limit = "numel in {" + join(c.allowed_numel) + "}";
     f.value = n;

@@ -190,6 +190,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
     if (registered == 0) {
       Finding f = make(finding_id::kEmptyTacticSet, Severity::error, "gemm1", p);
       f.message = "every candidate tactic is rejected by the dispatcher (\"Could not find valid config when calculating workspace size\")";
+      f.gpu_error = "Could not find valid config when calculating workspace size";
       f.formula = fmt_int(std::int64_t(ts.tactics.size())) + " candidates from generator " + ts.generator + ", 0 dispatchable";
       f.limit = ">= 1 dispatchable candidate";
       f.upstream = repo + c.dispatch_source + at;
@@ -215,6 +216,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
       Finding f = make(finding_id::kTileUnregistered, (is_default || is_requested) ? Severity::error : Severity::warning, "gemm1+gemm2", p);
       f.message = "candidate tactic emitted by " + ts.generator + " but not dispatchable: \"" + t0.message + "\"" +
                   ((is_default || is_requested) ? "" : " (raised when the autotuner or a cached profile selects it)");
+      f.gpu_error = t0.message;
       if (t0.failure == "tile") {
         std::string branch_tiles;
         for (const auto& bt : c.dispatch_branches.at(t0.branch)) branch_tiles += (branch_tiles.empty() ? "" : " ") + bt.name;
@@ -255,6 +257,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
   if (prod > c.rows_times_experts_max) {
     Finding f = make(finding_id::kInt32OffsetOverflow, Severity::error, "routing", p);
     f.message = "\"Number of rows * num_experts is too large\" (source maps are built with int)";
+    f.gpu_error = "Number of rows * num_experts is too large";
     f.formula = fmt_int(p.tokens) + " * " + fmt_int(p.num_experts) + " = " + fmt_int(prod);
     f.limit = "<= " + fmt_int(c.rows_times_experts_max);
     f.value = prod;

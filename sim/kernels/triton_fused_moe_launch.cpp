@@ -87,6 +87,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
         f.tokens = p.tokens;
         f.framework = fw;
         f.message = std::string("int32 pointer offset wraps (illegal memory access): ") + worst->what;
+        f.gpu_error = "CUDA error: an illegal memory access was encountered";
         f.formula = "(" + fmt_int(worst->rows) + " - 1) * " + fmt_int(worst->stride) + " = " + fmt_int(worst_v);
         f.limit = "<= 2,147,483,647";
         f.value = worst_v;
@@ -115,6 +116,9 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
                 "*" + std::to_string(a_bits / 8) + " + " + std::to_string(cfg.block_k) + "*" + std::to_string(cfg.block_n) +
                 "*" + std::to_string(b_bits / 8) + ") = " + fmt_int(smem);
     f.limit = "<= " + fmt_int(env.device->smem_per_block_optin) + " B (" + env.device->id + " opt-in smem per block)";
+    f.gpu_error = "triton.runtime.errors.OutOfResources: out of resource: shared memory, Required: " + std::to_string(smem) +
+                  ", Hardware limit: " + std::to_string(env.device->smem_per_block_optin) +
+                  ". Reducing block sizes or `num_stages` may help.";
     f.value = smem;
     f.limit_value = env.device->smem_per_block_optin;
     f.upstream = repo + "fused_moe_kernel launch with config " + cfg.origin;

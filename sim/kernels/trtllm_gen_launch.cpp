@@ -138,6 +138,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
     std::string msg = prof.arch_message;
     if (auto pos = msg.find("{sm}"); pos != std::string::npos) msg.replace(pos, 4, std::to_string(dev.sm));
     f.message = "no TRTLLM-gen MoE kernel for this architecture: \"" + msg + "\"";
+    f.gpu_error = msg;
     std::string majors;
     for (int m : prof.arch_majors) majors += (majors.empty() ? "" : ", ") + std::to_string(m);
     f.formula = "device major = " + std::to_string(dev.major()) + " (SM " + std::to_string(dev.sm) + ")";
@@ -258,6 +259,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
       Finding f = make(finding_id::kGridYOverflow, Severity::error, "gemm1+gemm2", p);
       f.message = "batched-GEMM launch with grid.y = getMaxNumCtasInBatchDim above the CUDA limit: the launch fails "
                   "(\"Error occurred when running GEMM!\")";
+      f.gpu_error = "Error occurred when running GEMM! (numBatches: " + fmt_int(p.local_experts) + ", GemmMNK: ..., Kernel: ...)";
       f.formula = "min(E_local, T*K) + (T*K - min(E_local, T*K)) / tile = min(" + fmt_int(p.local_experts) + ", " +
                   fmt_int(expanded) + ") + (" + fmt_int(expanded) + " - " +
                   fmt_int(std::min(p.local_experts, expanded)) + ") / " + std::to_string(used_tile) + " = " +
@@ -286,6 +288,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
       if (off > INT32_MAX) {
         Finding f = make(finding_id::kInt32OffsetOverflow, Severity::error, "finalize", p);
         f.message = "finalizeKernel computes permutedIdx * hiddenDimPadded in int";
+        f.gpu_error = "CUDA error: an illegal memory access was encountered";
         f.formula = "(" + fmt_int(padded) + " - 1) * " + fmt_int(p.hidden) + " = " + fmt_int(off);
         f.limit = "<= 2,147,483,647";
         f.value = off;
@@ -296,6 +299,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
     } else if (p.top_k > prof.finalize_vecload_max_topk) {
       Finding f = make(finding_id::kEmptyTacticSet, Severity::error, "finalize", p);
       f.message = "\"Finalize kernel with vectorized loading is not supported for this TopK value\"";
+      f.gpu_error = "Finalize kernel with vectorized loading is not supported for this TopK value";
       f.formula = "top_k = " + std::to_string(p.top_k);
       f.limit = "top_k <= " + std::to_string(prof.finalize_vecload_max_topk);
       f.upstream = "flashinfer-ai/flashinfer " + prof.finalize_source + at;
