@@ -38,7 +38,7 @@ std::string escape(const std::string& s) {
 
 std::string bar_chart(const std::string& title, const std::vector<std::string>& cats, const std::vector<Series>& series,
                       const std::string& y_label, bool log_scale) {
-  const double W = 640, H = 260, left = 56, right = 12, top = 28, bottom = 64;
+  const double W = 640, H = 276, left = 56, right = 12, top = 44, bottom = 64;
   const double pw = W - left - right, ph = H - top - bottom;
   auto tr = [&](double v) { return log_scale ? std::log10(1.0 + std::max(0.0, v)) : std::max(0.0, v); };
   double vmax = 0;
@@ -73,8 +73,8 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
   double lx = left + pw - 10;
   for (std::size_t j = series.size(); j-- > 0;) {
     lx -= 8 + 7 * static_cast<double>(series[j].name.size()) + 14;
-    os << "<rect x=\"" << f1(lx) << "\" y=\"9\" width=\"10\" height=\"10\" fill=\"" << series[j].color << "\"/><text x=\"" << f1(lx + 14)
-       << "\" y=\"18\" font-size=\"11\" fill=\"#222\">" << escape(series[j].name) << "</text>";
+    os << "<rect x=\"" << f1(lx) << "\" y=\"25\" width=\"10\" height=\"10\" fill=\"" << series[j].color << "\"/><text x=\"" << f1(lx + 14)
+       << "\" y=\"34\" font-size=\"11\" fill=\"#222\">" << escape(series[j].name) << "</text>";
   }
   os << "<text x=\"" << left - 4 << "\" y=\"" << top + 4 << "\" font-size=\"10\" text-anchor=\"end\" fill=\"#444\">"
      << short_num(log_scale ? std::pow(10.0, vmax) - 1 : vmax) << "</text>";
@@ -85,7 +85,7 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
 
 std::string hbar_log_chart(const std::string& title, const std::vector<std::string>& cats, const std::vector<Series>& series,
                            const std::string& x_label) {
-  const double W = 720, row = 16.0 * std::max<std::size_t>(series.size(), 1) + 10, left = 300, right = 70, top = 30, bottom = 34;
+  const double W = 840, row = 16.0 * std::max<std::size_t>(series.size(), 1) + 10, left = 300, right = 190, top = 30, bottom = 34;
   const double H = top + bottom + row * std::max<std::size_t>(cats.size(), 1), pw = W - left - right;
   double lmax = 1;
   for (const auto& s : series)
