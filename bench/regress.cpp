@@ -4,15 +4,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "sim/core/paths.hpp"
 #include "workflows/regress.hpp"
 #include "workflows/replay_job.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   using clock = std::chrono::steady_clock;
-  const std::string suite = argc > 1 ? argv[1] : moesim::source_dir() + "/tests/suites/bundled.suite.json";
+  const std::string suite = argc > 1 && argv[1][0] ? argv[1] : moesim::source_dir() + "/tests/suites/bundled.suite.json";
   const int threads = argc > 2 ? std::stoi(argv[2]) : 0;
 
   moesim::workflows::ReplayRequest one;
@@ -40,4 +41,7 @@ int main(int argc, char** argv) {
   std::printf("  one golden replay (triton_bf16_e8k2, %s): %.3f s; suite / one replay = %.1fx\n",
               rep.all_bit_identical() ? "bit-identical" : "NOT bit-identical", one_s, one_s > 0 ? wall / one_s : 0.0);
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_regress: error: %s\n", e.what());
+  return 2;
 }
