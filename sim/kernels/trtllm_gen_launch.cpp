@@ -259,7 +259,7 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
       Finding f = make(finding_id::kGridYOverflow, Severity::error, "gemm1+gemm2", p);
       f.message = "batched-GEMM launch with grid.y = getMaxNumCtasInBatchDim above the CUDA limit: the launch fails "
                   "(\"Error occurred when running GEMM!\")";
-      f.gpu_error = "Error occurred when running GEMM! (numBatches: " + fmt_int(p.local_experts) + ", GemmMNK: ..., Kernel: ...)";
+      f.gpu_error = "Error occurred when running GEMM! (numBatches: ..., GemmMNK: ..., Kernel: ...)";
       f.formula = "min(E_local, T*K) + (T*K - min(E_local, T*K)) / tile = min(" + fmt_int(p.local_experts) + ", " +
                   fmt_int(expanded) + ") + (" + fmt_int(expanded) + " - " +
                   fmt_int(std::min(p.local_experts, expanded)) + ") / " + std::to_string(used_tile) + " = " +
