@@ -1,20 +1,24 @@
 // bench_replay_qwen3: a Qwen3-30B-A3B-shaped bf16 MoE layer (E=128, K=8, H=2048, I=768,
 // 4096 tokens by default, random weights) replayed through the vLLM Triton bf16 variant
-// (bit-accurate Hopper FDPA emulation), timed next to a PyTorch CPU fp32 reference MoE on the
-// same trace in the same run (bench/replay_torch_reference.py with Debian's python3-torch).
-// Usage: bench_replay_qwen3 [tokens] [threads] [python]
+// (bit-accurate Hopper FDPA emulation), next to PyTorch CPU peers on the same trace in the
+// same run (bench/torch_peers.py: a sorted one-matmul-per-expert MoE in fp32 and in bf16, on
+// Debian's OpenBLAS with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE cleared; 1 and N threads; the
+// BLAS library and kernel it ran are printed). The peers run before and after the replay and
+// the best time of each counts. Also prints the fp32 FMA peak (registers) so that the replay's
+// CPU-ns per MAC can be read against the machine's limit.
+// Usage: bench_replay_qwen3 [tokens] [threads] [also_1_thread: 0|1]
 #include <omp.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 
+#include "bench/common.hpp"
 #include "replay/diff.hpp"
 #include "replay/executor.hpp"
 #include "replay/inputs.hpp"
@@ -22,16 +26,15 @@
 using namespace moesim;
 
 namespace {
-// Process CPU time (all threads): per-MAC cost that stays meaningful on a shared machine.
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
 template <class T>
 void dump(const std::filesystem::path& p, const T* data, std::size_t n) {
   std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(n * sizeof(T)));
+}
+
+double best_peer(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b, const std::string& k) {
+  double x = bench::kv_seconds(a, k), y = bench::kv_seconds(b, k);
+  if (x < 0 || (y > 0 && y < x)) x = y;
+  return x;
 }
 }  // namespace
 
@@ -43,11 +46,10 @@ int main(int argc, char** argv) {
   p.hidden = 2048;
   p.intermediate = 768;
   const int threads = argc > 2 ? std::atoi(argv[2]) : omp_get_max_threads();
-  const std::string python = argc > 3 ? argv[3] : "/usr/bin/python3";
+  const bool also1 = argc > 3 && std::atoi(argv[3]) != 0 && threads > 1;
   const replay::CallInputs call = replay::synth_call(p, 2026);
   const replay::SyntheticWeights weights(p, 30, 1.0);
 
-  // The same trace for PyTorch: raw dumps in a scratch directory.
   const auto dir = std::filesystem::temp_directory_path() / ("moesim_bench_qwen3_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   dump(dir / "hidden.u16", call.hidden_states.data(), call.hidden_states.size());
@@ -67,44 +69,73 @@ int main(int argc, char** argv) {
   std::printf("Qwen3-30B-A3B-shaped bf16 layer: T=%lld K=%lld E=%lld H=%lld I=%lld, %d threads\n",
               static_cast<long long>(p.num_tokens), static_cast<long long>(p.top_k), static_cast<long long>(p.num_experts),
               static_cast<long long>(p.hidden), static_cast<long long>(p.intermediate), threads);
-  replay::ReplayOptions ro;
-  ro.threads = threads;
-  double load[3] = {0, 0, 0};
-  if (getloadavg(load, 3) > 0) std::printf("load average before the replay: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
-  const double cpu0 = cpu_seconds();
-  const replay::ReplayResult r = replay::run_replay(kernels::find_variant("triton_bf16"), call, weights, ro);
-  const double cpu = cpu_seconds() - cpu0;
-  for (const auto& t : r.timings) std::printf("  triton_bf16 %-10s %9.3f s\n", t.stage.c_str(), t.seconds);
-  const double products = double(p.slots()) * double(p.n1() * p.hidden + p.hidden * p.intermediate);
-  std::printf("triton_bf16 replay (bit-accurate): %.3f s  (%.2f ns per emulated MAC per thread from wall time; "
-              "%.2f CPU-ns per MAC from process CPU time, %.1f CPU-s)\n",
-              r.seconds, r.seconds * threads / products * 1e9, cpu / products * 1e9, cpu);
+  bench::print_load("at start");
+  const double macs = double(p.slots()) * double(p.n1() * p.hidden + p.hidden * p.intermediate);
+  const bench::FmaPeak peak1 = bench::fma_peak(__builtin_cpu_supports("avx512f") ? "avx512" : "avx2", 1);
+  const bench::FmaPeak peakn = bench::fma_peak(peak1.isa, threads);
+  std::printf("fp32 FMA peak (%s, register accumulators): %.1f GFLOP/s on 1 thread, %.1f on %d: limit %.4f CPU-ns per MAC\n",
+              peak1.isa, peak1.gflops, peakn.gflops, threads, peak1.ns_per_mac_cpu());
+  const std::string targs = "moe " + dir.string() + " " + std::to_string(threads) + " 3";
 
-  const std::string cmd = python + " " + std::string(MOESIM_SOURCE_DIR) + "/bench/replay_torch_reference.py " +
-                          dir.string() + " " + std::to_string(threads);
-  FILE* pp = popen(cmd.c_str(), "r");
-  double torch_s = -1;
-  char line[256];
-  while (pp && std::fgets(line, sizeof line, pp)) {
-    std::sscanf(line, "torch_fp32_seconds=%lf", &torch_s);
-    std::fputs(("  python: " + std::string(line)).c_str(), stdout);
+  std::printf("PyTorch peers (pass 1):\n");
+  const auto kv1 = bench::torch_peers(targs);
+
+  struct Run {
+    int threads;
+    double wall, cpu;
+    replay::ReplayResult r;
+  };
+  std::vector<Run> runs;
+  for (int t : also1 ? std::vector<int>{threads, 1} : std::vector<int>{threads}) {
+    replay::ReplayOptions ro;
+    ro.threads = t;
+    const double c0 = bench::cpu_now(), w0 = bench::wall_now();
+    replay::ReplayResult r = replay::run_replay(kernels::find_variant("triton_bf16"), call, weights, ro);
+    runs.push_back({t, bench::wall_now() - w0, bench::cpu_now() - c0, std::move(r)});
+    const Run& x = runs.back();
+    for (const auto& st : x.r.timings) std::printf("  triton_bf16 %d thread(s) %-10s %9.3f s\n", t, st.stage.c_str(), st.seconds);
+    std::printf("triton_bf16 replay, %d thread(s): %.3f s wall, %.1f CPU-s = %.4f CPU-ns per MAC = %.1fx the fp32 FMA limit\n",
+                t, x.r.seconds, x.cpu, x.cpu / macs * 1e9, x.cpu / macs * 1e9 / peak1.ns_per_mac_cpu());
   }
-  const int rc = pp ? pclose(pp) : -1;
-  if (torch_s < 0 || rc != 0) {
-    std::printf("PyTorch reference failed (rc %d): is python3-torch installed for %s?\n", rc, python.c_str());
+  if (runs.size() == 2 && runs[0].r.output().bytes() != runs[1].r.output().bytes())
+    std::printf("OUTPUT DIFFERS BETWEEN %d AND 1 THREADS\n", threads);
+  if (runs.size() == 2) std::printf("threads 1 -> %d speed-up: %.2fx\n", threads, runs[1].r.seconds / runs[0].r.seconds);
+
+  std::printf("PyTorch peers (pass 2):\n");
+  const auto kv2 = bench::torch_peers(targs);
+  bench::print_load("at end");
+  if (kv1.empty() && kv2.empty()) {
     std::filesystem::remove_all(dir);
     return 1;
   }
-  std::printf("PyTorch CPU fp32 reference:       %.3f s\n", torch_s);
-  std::printf("ratio replay / torch fp32:        %.1fx\n", r.seconds / torch_s);
+  std::printf("peers ran on: %s, kernel %s\n", (kv1.count("blas_libs") ? kv1 : kv2).at("blas_libs").c_str(),
+              (kv1.count("blas_kernel") ? kv1 : kv2).at("blas_kernel").c_str());
+  const double replay_s = runs[0].r.seconds, replay_cpu = runs[0].cpu;
+  double best_fp32 = 1e30, best_fp32_cpu = 1e30;
+  for (const char* dt : {"fp32", "bf16"})
+    for (int t : {1, threads}) {
+      const std::string key = std::string("moe_") + dt + "_t" + std::to_string(t);
+      const double s = best_peer(kv1, kv2, key), c = best_peer(kv1, kv2, key + "_cpu");
+      if (s <= 0) continue;
+      if (std::string(dt) == "fp32") {
+        best_fp32 = std::min(best_fp32, s);
+        if (c > 0) best_fp32_cpu = std::min(best_fp32_cpu, c);
+      }
+      std::printf("  torch %s MoE, %d thread(s): %8.3f s wall, %7.2f CPU-s = %.4f CPU-ns per MAC = %.1fx the FMA limit; "
+                  "replay (%d threads) / this: %.2fx wall, %.2fx CPU\n",
+                  dt, t, s, c, c / macs * 1e9, c / macs * 1e9 / peak1.ns_per_mac_cpu(), threads, replay_s / s,
+                  c > 0 ? replay_cpu / c : 0.0);
+      if (threads == 1) break;
+    }
+  std::printf("RESULT triton_bf16 replay / best torch fp32 MoE = %.2fx wall, %.2fx CPU time (target <= 2.0x, stretch <= 1.0x)\n",
+              replay_s / best_fp32, replay_cpu / best_fp32_cpu);
 
-  // Sanity: the two agree to bf16 accuracy.
   std::ifstream tin(dir / "torch_out.f32", std::ios::binary);
   std::vector<float> tout(static_cast<std::size_t>(p.num_tokens * p.hidden));
   tin.read(reinterpret_cast<char*>(tout.data()), static_cast<std::streamsize>(tout.size() * 4));
   kernels::EmuBuffer tb("torch", kernels::ElemType::F32, {p.num_tokens, p.hidden});
   std::memcpy(tb.mutable_data<float>(), tout.data(), tout.size() * 4);
-  const auto d = replay::diff_buffers(r.output(), tb, replay::RowMap{p.num_tokens, p.top_k, &call.topk_ids});
+  const auto d = replay::diff_buffers(runs[0].r.output(), tb, replay::RowMap{p.num_tokens, p.top_k, &call.topk_ids});
   std::printf("replay vs torch fp32: rel_l2 %.3g, max_abs %.3g\n", d.rel_l2, d.max_abs);
   std::filesystem::remove_all(dir);
   return 0;

@@ -50,9 +50,12 @@ int main(int argc, char** argv) {
       const std::string name = std::string(preset) + " 1M tokens, " + mode;
       std::printf("%-40s %9.3f %9.3f %9.3f %7.0f%% %9.3f %7.0f%%\n", name.c_str(), s, i, s + i, 100.0 * (s + i) / 2.0, cs + ci,
                   100.0 * (cs + ci) / 2.0);
-      // The verdict is on the top-8 preset (the issue's case); the top-22 Nemotron trace holds
-      // 2.75x the routing data and is printed for information.
-      if (std::string(preset) == "deepseek-v3") ok &= std::min(s + i, cs + ci) < 2.0;
+      // Verdicts: issue 2 asked it of the top-8 preset, issue 17 of the top-22 Nemotron routing
+      // trace (2.75x the routing data); each is printed. The exit status follows the top-8 one.
+      const bool within = std::min(s + i, cs + ci) < 2.0;
+      if (std::string(preset) == "deepseek-v3") ok &= within;
+      std::printf("  %s: %s 1M tokens %s, %s the 2 s budget (min of wall and CPU)\n", within ? "PASS" : "MISS", preset, mode,
+                  within ? "within" : "over");
       std::printf("  file size %.1f MB\n", std::filesystem::file_size(path) / 1e6);
       std::filesystem::remove(path);
     }

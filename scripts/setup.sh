@@ -10,8 +10,11 @@ PKGS=(build-essential cmake ninja-build pkg-config
       googletest libgtest-dev libgmock-dev
       python3 python3-h5py python3-numpy
       chromium)  # headless: renders the bump HTML report in tests/reports/bump_html_test.cpp
-# python3-torch is only for the replay benchmark's reference; install with MOESIM_WITH_TORCH=1.
-if [ "${MOESIM_WITH_TORCH:-0}" = 1 ]; then PKGS+=(python3-torch); fi
+# python3-torch is only for the benches' PyTorch peers (bench/torch_peers.py); install with
+# MOESIM_WITH_TORCH=1. libopenblas0-pthread: the peers run on OpenBLAS (the benches put it first
+# on the library path; without it torch falls back to the reference netlib BLAS, ~50x slower).
+# python3-threadpoolctl: lets the peers print which OpenBLAS kernel runs.
+if [ "${MOESIM_WITH_TORCH:-0}" = 1 ]; then PKGS+=(python3-torch libopenblas0-pthread python3-threadpoolctl); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,19 +1,27 @@
 // Chained T-FDPA GEMM kernels (see gemm.hpp for the method). Exactness argument, per step:
-//  * operands of <= 16 bits have <= 11-bit significands, so every product is exact in double,
-//    and so is its product with the power of two 2^(F - e_max) (no underflow: |values| stay
-//    above 2^-600);
-//  * trunc() of that is the term truncated toward zero to a multiple of 2^(e_max - F), an
-//    integer below 2^(F+2) (a term's exponent is <= e_max and its significand < 4); C's
-//    term likewise (< 2^(F+1)); (L+1) of them sum exactly in double when
-//    (L+1)*2^(F+2) <= 2^53 (gemm_supported), in any order;
-//  * the sum times 2^(e_max - F) is exact (e_max >= e_zero >= -133ish, so >= 2^-200), and the
-//    fp32 conversion with round-toward-zero is then the model's RZ rounding of the exact sum
-//    (fp32 subnormals kept, since FTZ/DAZ are cleared for the call); >= 2^128 becomes inf as
+//  * operands of <= 16 bits have <= 11-bit significands, so every product a*b is exact in
+//    double (no underflow: |values| stay above 2^-600);
+//  * SIMD kernels (row_rz_*): with Q = 2^(e_max - F) and M = 2^52 * Q, a positive accumulator
+//    starting at M has ulp Q for as long as it stays below 2^53 * Q, so one fused multiply-add
+//    rounded toward zero adds exactly floor(t / Q) * Q = trunc_Q(t) of a positive product t;
+//    a negative accumulator starting at -M likewise adds trunc_Q(t) of a negative product
+//    (round toward zero shrinks the magnitude). Every term is below 2^(F+2) * Q (a product's
+//    exponent is <= e_max, its significand < 4), so (L+1) terms keep each accumulator in its
+//    binade when (L+1) * 2^(F+2) <= 2^52 (rz_kernel_ok); C joins the accumulator of its sign.
+//    (accP - M) + (accN + M) is then the model's exact fixed-point sum (all three operations
+//    exact: multiples of Q far below 2^53 * Q);
+//  * portable path: trunc(a * b * 2^(F - e_max)) is the same truncated term as an integer
+//    below 2^(F+2); (L+1) of them sum exactly in double when (L+1)*2^(F+2) <= 2^53
+//    (gemm_supported), in any order; the sum times 2^(e_max - F) is exact;
+//  * the fp32 conversion with round-toward-zero is then the model's RZ rounding of the exact
+//    sum (fp32 subnormals kept, since FTZ/DAZ are cleared for the call); >= 2^128 becomes inf as
 //    in the model; RZ-E8M13 keeps 13 of the 23 fraction bits (same bits as truncating the
 //    exact sum to 14 significant bits, subnormals on the 2^-139 grid); a zero result is +0.
 //  * e_max: zero products take e_zero in the model; gemm_supported requires e_zero <= C's
 //    minimum exponent, and C's own exponent (e_zero when C is zero) is always in the max, so a
-//    zero product never changes e_max and is simply left out (its exponent is kZeroExp).
+//    zero product never changes e_max and is simply left out (its exponent is kZeroExp). When
+//    C's exponent is >= amax(row, step) + bmax(column, step) for all lanes, no product can
+//    exceed it and e_max is C's exponent without the per-product search.
 // Steps with a NaN/Inf operand or C go to the scalar model fdpa_step for the affected lanes.
 #include "sim/mma/gemm.hpp"
 
@@ -37,6 +45,8 @@ namespace moesim::mma {
 namespace {
 
 constexpr int kW = PackedB::kPanel;
+constexpr std::size_t kVStep = PackedB::kGroup * 2 * kW;  // pn: next k, same panel
+constexpr std::size_t kEStep = PackedB::kGroup * kW;      // exp: next k, same panel
 constexpr std::int32_t kZeroExp = -(1 << 24);  // exponent of a zero (or non-finite) element
 constexpr int kChunkElems = 256;               // K elements per cache block of the chain
 
@@ -156,6 +166,50 @@ MOESIM_AVX512 void decode_bf16_avx512(const std::uint16_t* src, int n, double* v
   }
 }
 
+// One full panel of bf16 B (8 rows of Bt) for k in [0, kend), kend a multiple of 8: 8x8 blocks
+// of bit patterns transposed in registers, decoded (same values as Decoder / the model's
+// decoder), stored sign-split with exponents, step maxima and NaN/Inf lane masks. The packing
+// of a whole expert's weights is the fixed per-GEMM cost at small token counts.
+MOESIM_AVX512 void pack_bf16_panel_avx512(const std::uint16_t* const* src, int kend, int l, double* v, std::int32_t* e,
+                                          std::int32_t* bm, std::uint8_t* sp) {
+  const MxcsrGuard guard;  // DAZ off: bf16 subnormals widen exactly
+  const __m256i fmax = _mm256_set1_epi32(255), one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(127);
+  const __m256i absm = _mm256_set1_epi32(0x7FFF), zexp = _mm256_set1_epi32(kZeroExp), zero = _mm256_setzero_si256();
+  const __m512d dz = _mm512_setzero_pd();
+  for (int k0 = 0; k0 < kend; k0 += 8) {
+    __m128i r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[i] + k0));
+    const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
+    const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
+    const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
+    const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
+    const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+    const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+    const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+    const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+    const __m128i col[8] = {_mm_unpacklo_epi64(u0, u4), _mm_unpackhi_epi64(u0, u4), _mm_unpacklo_epi64(u1, u5),
+                            _mm_unpackhi_epi64(u1, u5), _mm_unpacklo_epi64(u2, u6), _mm_unpackhi_epi64(u2, u6),
+                            _mm_unpacklo_epi64(u3, u7), _mm_unpackhi_epi64(u3, u7)};
+    for (int kk = 0; kk < 8; ++kk) {
+      const int k = k0 + kk;
+      const __m256i w = _mm256_cvtepu16_epi32(col[kk]);  // lane i = row i's element k
+      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(w, 7), fmax);
+      const __mmask8 special = _mm256_cmpeq_epi32_mask(field, fmax);
+      const __mmask8 nul = _mm256_cmpeq_epi32_mask(_mm256_and_si256(w, absm), zero);
+      const __m256i ee = _mm256_mask_mov_epi32(_mm256_sub_epi32(_mm256_max_epi32(field, one), bias), special | nul, zexp);
+      const __m512d d = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_maskz_mov_epi32(static_cast<__mmask8>(~special),
+                                                                                     _mm256_slli_epi32(w, 16))));
+      double* vk = v + static_cast<std::size_t>(k) * kVStep;
+      _mm512_storeu_pd(vk, _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, dz, _CMP_GT_OQ), d));
+      _mm512_storeu_pd(vk + kW, _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, dz, _CMP_LT_OQ), d));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(e + static_cast<std::size_t>(k) * kEStep), ee);
+      std::int32_t* b = bm + static_cast<std::size_t>(k / l) * kW;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(b), _mm256_max_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), ee));
+      sp[k / l] |= static_cast<std::uint8_t>(special);
+    }
+  }
+}
+
 void decode_row(Operand op, const std::uint16_t* src, int n, double* v, std::int32_t* e, std::uint8_t* sp) {
   if (op == Operand::BF16 && best_path() == SimdPath::AVX512) return decode_bf16_avx512(src, n, v, e, sp);
   const Decoder dec(op);
@@ -216,14 +270,16 @@ void panel_generic(const Job& j, int r0, int R, int q, std::uint32_t* cs, std::i
           continue;
         }
         const std::size_t ka = static_cast<std::size_t>(row) * kp + static_cast<std::size_t>(s) * L;
-        const std::size_t kb = (static_cast<std::size_t>(q) * kp + static_cast<std::size_t>(s) * L) * kW + lane;
+        const std::size_t kb = PackedB::exp_at(q, s * L, kp) + lane;
+        const std::size_t kb2 = PackedB::pn_at(q, s * L, kp) + lane;
         int emax = cv.m == 0 ? p.e_zero : cv.e;
-        for (int l = 0; l < L; ++l) emax = std::max(emax, j.a->exp[ka + l] + j.b->exp[kb + static_cast<std::size_t>(l) * kW]);
+        for (int l = 0; l < L; ++l) emax = std::max(emax, j.a->exp[ka + l] + j.b->exp[kb + static_cast<std::size_t>(l) * kEStep]);
         const double sc = std::ldexp(1.0, F - emax);
         const double cval = std::ldexp(static_cast<double>(cv.m), cv.q);
         double sum = std::trunc((cv.neg ? -cval : cval) * sc);
         for (int l = 0; l < L; ++l)
-          sum += std::trunc(j.a->val[ka + l] * j.b->val[kb + static_cast<std::size_t>(l) * kW] * sc);
+          sum += std::trunc(j.a->val[ka + l] * (j.b->pn[kb2 + static_cast<std::size_t>(l) * kVStep] +
+                                                 j.b->pn[kb2 + static_cast<std::size_t>(l) * kVStep + kW]) * sc);
         const double mag = std::fabs(sum);
         c = round_output(p.rho, sum < 0, static_cast<std::uint64_t>(mag), emax - F);
       }
@@ -232,175 +288,199 @@ void panel_generic(const Job& j, int r0, int R, int q, std::uint32_t* cs, std::i
   }
 }
 
-// ---- AVX-512: 8 lanes of doubles per register, R rows share each B load ------------------------
-
-template <int R>
-MOESIM_AVX512 void panel_avx512(const Job& j, int r0, int q, std::uint32_t* cs, std::int64_t ldc) {
-  const FdpaParams& p = *j.p;
-  const int L = p.l, kp = j.a->k_padded();
-  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(127), fmax = _mm256_set1_epi32(255);
-  const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), ez = _mm256_set1_epi32(p.e_zero);
-  const __m256i fbias = _mm256_set1_epi32(p.f + 1023), bbias = _mm256_set1_epi32(1023 - p.f);
-  const __m256i fracm = _mm256_set1_epi32(p.rho == Rounding::RZ_E8M13 ? static_cast<int>(0xFFFFFC00u) : -1);
-  const __m256i negz = _mm256_set1_epi32(static_cast<int>(0x80000000u)), zero = _mm256_setzero_si256();
-  const __m512d big = _mm512_set1_pd(0x1p128), signm = _mm512_set1_pd(-0.0), inf = _mm512_set1_pd(INFINITY);
-  __m256i c[R];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + r * ldc));
-  for (int s = j.s0; s < j.s1; ++s) {
-    const std::size_t kb = (static_cast<std::size_t>(q) * kp + static_cast<std::size_t>(s) * L) * kW;
-    const std::int32_t* be = &j.b->exp[kb];
-    const double* bv = &j.b->val[kb];
-    const std::int32_t* ae[R];
-    const double* av[R];
-    __m256i em[R];
-    __mmask8 nf[R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      const std::size_t ka = static_cast<std::size_t>(r0 + r) * kp + static_cast<std::size_t>(s) * L;
-      ae[r] = &j.a->exp[ka];
-      av[r] = &j.a->val[ka];
-      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(c[r], 23), fmax);
-      const __m256i ce = _mm256_sub_epi32(_mm256_max_epi32(field, one), bias);
-      em[r] = _mm256_mask_mov_epi32(ce, _mm256_cmpeq_epi32_mask(_mm256_and_si256(c[r], absm), zero), ez);
-      nf[r] = _mm256_cmpeq_epi32_mask(field, fmax);
-    }
-    for (int l = 0; l < L; ++l) {
-      const __m256i eb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(be + l * kW));
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) em[r] = _mm256_max_epi32(em[r], _mm256_add_epi32(_mm256_set1_epi32(ae[r][l]), eb));
-    }
-    __m512d sc[R], S[R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      sc[r] = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_sub_epi32(fbias, em[r])), 52));
-      S[r] = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_castsi256_ps(c[r])), sc[r]),
-                                  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    }
-    for (int l = 0; l < L; ++l) {
-      const __m512d v = _mm512_loadu_pd(bv + l * kW);
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-        const __m512d t = _mm512_mul_pd(_mm512_mul_pd(v, _mm512_set1_pd(av[r][l])), sc[r]);
-        S[r] = _mm512_add_pd(S[r], _mm512_roundscale_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
-      }
-    }
-    const unsigned bsp = j.b->special[static_cast<std::size_t>(q) * j.steps + s];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      const __m512d back = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_add_epi32(em[r], bbias)), 52));
-      __m512d x = _mm512_mul_pd(S[r], back);
-      const __mmask8 ovf = _mm512_cmp_pd_mask(_mm512_abs_pd(x), big, _CMP_GE_OQ);
-      x = _mm512_mask_or_pd(x, ovf, _mm512_and_pd(x, signm), inf);
-      __m256i f = _mm256_and_si256(_mm256_castps_si256(_mm512_cvt_roundpd_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)), fracm);
-      f = _mm256_mask_mov_epi32(f, _mm256_cmpeq_epi32_mask(f, negz), zero);  // RZ to zero gives +0
-      const unsigned mask = nf[r] | bsp | (j.a->special[static_cast<std::size_t>(r0 + r) * j.steps + s] ? 0xFFu : 0u);
-      if (mask) {
-        alignas(32) std::uint32_t oc[kW], ncv[kW];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(oc), c[r]);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(ncv), f);
-        fix_lanes(j, r0 + r, q, s, mask, oc, ncv);
-        f = _mm256_load_si256(reinterpret_cast<const __m256i*>(ncv));
-      }
-      c[r] = f;
-    }
-  }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(cs + r * ldc), c[r]);
-}
-
-// ---- AVX2: the panel's 8 lanes as two halves of 4 doubles --------------------------------------
+// ---- helpers -------------------------------------------------------------------------------------
 MOESIM_AVX2 inline __m256d pow2_pd(__m128i e_biased) {
   return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(e_biased), 52));
 }
 
-template <int R>
-MOESIM_AVX2 void panel_avx2(const Job& j, int r0, int q, std::uint32_t* cs, std::int64_t ldc) {
+// ---- AVX-512, round-toward-zero accumulators: one row, P panels of 8 columns -----------------
+// Per step and lane: e_max as in the model (skipped when C's exponent already bounds every
+// product: e_c >= amax(row, step) + bmax(column, step)); then, with Q = 2^(e_max - F) and
+// M = 2^52 * Q, two accumulators start at +M and -M. Every product a*b (exact) is added with one
+// fused multiply-add rounded toward zero: positive products into the +M accumulator, whose
+// ulp is Q, so RZ(acc + t) = acc + floor(t / Q) * Q = acc + trunc_Q(t); negative ones into the
+// -M accumulator, where RZ rounds the magnitude down, i.e. again trunc_Q(t). Terms stay below
+// (L+1) * 2^(F+2) quanta <= 2^52 (rz_kernel_ok), so both accumulators keep their binade. A
+// product's sign is sign(a) * sign(b): B is stored sign-split (PackedB::pn, positive values then
+// negative values, the other half +0, which adds nothing), and A's offp/offn pick the halves.
+// C joins the accumulator of its sign the same way (its truncation to Q). The sum
+// (accP - M) + (accN + M) is exact; converting it to fp32 with RZ is the model's rho.
+bool rz_kernel_ok(const FdpaParams& p) {
+  return static_cast<double>(p.l + 1) * std::ldexp(1.0, p.f + 2) <= std::ldexp(1.0, 52) && p.f <= 60;
+}
+
+template <int P>
+MOESIM_AVX512 void row_rz_avx512(const Job& j, int row, int q, std::uint32_t* cs) {
   const FdpaParams& p = *j.p;
   const int L = p.l, kp = j.a->k_padded();
   const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(127), fmax = _mm256_set1_epi32(255);
   const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), ez = _mm256_set1_epi32(p.e_zero);
-  const __m256i fbias = _mm256_set1_epi32(p.f + 1023), bbias = _mm256_set1_epi32(1023 - p.f);
+  const __m256i mbias = _mm256_set1_epi32(52 - p.f + 1023);
+  const __m256i fracm = _mm256_set1_epi32(p.rho == Rounding::RZ_E8M13 ? static_cast<int>(0xFFFFFC00u) : -1);
+  const __m256i negz = _mm256_set1_epi32(static_cast<int>(0x80000000u)), zero = _mm256_setzero_si256();
+  const __m512d big = _mm512_set1_pd(0x1p128), signm = _mm512_set1_pd(-0.0), inf = _mm512_set1_pd(INFINITY);
+  const __m512d dzero = _mm512_setzero_pd();
+  constexpr int kRZ = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+  constexpr std::size_t pstride = 2 * kW, estride = kW;  // next panel of the group, same k
+  __m256i c[P];
+  _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) c[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + i * kW));
+  for (int s = j.s0; s < j.s1; ++s) {
+    const std::size_t ka = static_cast<std::size_t>(row) * kp + static_cast<std::size_t>(s) * L;
+    const double* av = &j.a->val[ka];
+    const std::int32_t* ae = &j.a->exp[ka];
+    const std::int32_t* op = &j.a->offp[ka];
+    const std::int32_t* on = &j.a->offn[ka];
+    const __m256i amax = _mm256_set1_epi32(j.a->amax[static_cast<std::size_t>(row) * j.steps + s]);
+    __m256i em[P];
+    __mmask8 nf[P];
+    unsigned need = 0;
+    _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(c[i], 23), fmax);
+      const __m256i ce = _mm256_sub_epi32(_mm256_max_epi32(field, one), bias);
+      em[i] = _mm256_mask_mov_epi32(ce, _mm256_cmpeq_epi32_mask(_mm256_and_si256(c[i], absm), zero), ez);
+      nf[i] = _mm256_cmpeq_epi32_mask(field, fmax);
+      const __m256i bm = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(&j.b->bmax[(static_cast<std::size_t>(q + i) * j.steps + s) * kW]));
+      need |= _mm256_cmpgt_epi32_mask(_mm256_add_epi32(amax, bm), em[i]);
+    }
+    if (need) {  // some product may exceed C's exponent: the exact e_max
+      const std::int32_t* be = &j.b->exp[PackedB::exp_at(q, s * L, kp)];
+      for (int l = 0; l < L; ++l) {
+        const __m256i ea = _mm256_set1_epi32(ae[l]);
+        _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) em[i] = _mm256_max_epi32(
+            em[i], _mm256_add_epi32(ea, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(be + i * estride + l * kEStep))));
+      }
+    }
+    __m512d M[P], accP[P], accN[P];
+    _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+      M[i] = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_add_epi32(em[i], mbias)), 52));
+      const __m512d cd = _mm512_cvtps_pd(_mm256_castsi256_ps(c[i]));
+      accP[i] = _mm512_add_round_pd(M[i], _mm512_max_pd(cd, dzero), kRZ);
+      accN[i] = _mm512_add_round_pd(_mm512_sub_pd(dzero, M[i]), _mm512_min_pd(cd, dzero), kRZ);
+    }
+    const double* bl = &j.b->pn[PackedB::pn_at(q, s * L, kp)];
+    for (int l = 0; l < L; ++l) {
+      const __m512d a = _mm512_set1_pd(av[l]);
+      const double* bp = bl + l * kVStep + op[l];
+      const double* bn = bl + l * kVStep + on[l];
+      _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+        // MXCSR rounds toward zero for the call (MxcsrGuard): plain FMAs, loads folded in.
+        accP[i] = _mm512_fmadd_pd(a, _mm512_loadu_pd(bp + i * pstride), accP[i]);
+        accN[i] = _mm512_fmadd_pd(a, _mm512_loadu_pd(bn + i * pstride), accN[i]);
+      }
+    }
+    const unsigned asp = j.a->special[static_cast<std::size_t>(row) * j.steps + s] ? 0xFFu : 0u;
+    _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+      __m512d x = _mm512_add_pd(_mm512_sub_pd(accP[i], M[i]), _mm512_add_pd(accN[i], M[i]));  // exact
+      const __mmask8 ovf = _mm512_cmp_pd_mask(_mm512_abs_pd(x), big, _CMP_GE_OQ);
+      x = _mm512_mask_or_pd(x, ovf, _mm512_and_pd(x, signm), inf);
+      __m256i f = _mm256_and_si256(_mm256_castps_si256(_mm512_cvt_roundpd_ps(x, kRZ)), fracm);
+      f = _mm256_mask_mov_epi32(f, _mm256_cmpeq_epi32_mask(f, negz), zero);  // RZ to zero gives +0
+      const unsigned mask = nf[i] | j.b->special[static_cast<std::size_t>(q + i) * j.steps + s] | asp;
+      if (mask) {
+        alignas(32) std::uint32_t oc[kW], ncv[kW];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(oc), c[i]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(ncv), f);
+        fix_lanes(j, row, q + i, s, mask, oc, ncv);
+        f = _mm256_load_si256(reinterpret_cast<const __m256i*>(ncv));
+      }
+      c[i] = f;
+    }
+  }
+  _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(cs + i * kW), c[i]);
+}
+
+// The same kernel with AVX2: the panel's 8 lanes as two halves of 4 doubles. No embedded
+// rounding: the MXCSR is round-toward-zero for the whole call (MxcsrGuard), so every add and
+// fused multiply-add here rounds toward zero.
+template <int P>
+MOESIM_AVX2 void row_rz_avx2(const Job& j, int row, int q, std::uint32_t* cs) {
+  const FdpaParams& p = *j.p;
+  const int L = p.l, kp = j.a->k_padded();
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(127), fmax = _mm256_set1_epi32(255);
+  const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF), ez = _mm256_set1_epi32(p.e_zero);
+  const __m256i mbias = _mm256_set1_epi32(52 - p.f + 1023);
   const __m256i fracm = _mm256_set1_epi32(p.rho == Rounding::RZ_E8M13 ? static_cast<int>(0xFFFFFC00u) : -1);
   const __m256i negz = _mm256_set1_epi32(static_cast<int>(0x80000000u)), zero = _mm256_setzero_si256();
   const __m256d big = _mm256_set1_pd(0x1p128), signm = _mm256_set1_pd(-0.0), inf = _mm256_set1_pd(INFINITY);
-  constexpr int kRound = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
-  __m256i c[R];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + r * ldc));
+  const __m256d dzero = _mm256_setzero_pd();
+  constexpr std::size_t pstride = 2 * kW, estride = kW;
+  __m256i c[P];
+  _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) c[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + i * kW));
   for (int s = j.s0; s < j.s1; ++s) {
-    const std::size_t kb = (static_cast<std::size_t>(q) * kp + static_cast<std::size_t>(s) * L) * kW;
-    const std::int32_t* be = &j.b->exp[kb];
-    const double* bv = &j.b->val[kb];
-    const std::int32_t* ae[R];
-    const double* av[R];
-    __m256i em[R];
-    unsigned nf[R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      const std::size_t ka = static_cast<std::size_t>(r0 + r) * kp + static_cast<std::size_t>(s) * L;
-      ae[r] = &j.a->exp[ka];
-      av[r] = &j.a->val[ka];
-      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(c[r], 23), fmax);
+    const std::size_t ka = static_cast<std::size_t>(row) * kp + static_cast<std::size_t>(s) * L;
+    const double* av = &j.a->val[ka];
+    const std::int32_t* ae = &j.a->exp[ka];
+    const std::int32_t* op = &j.a->offp[ka];
+    const std::int32_t* on = &j.a->offn[ka];
+    const __m256i amax = _mm256_set1_epi32(j.a->amax[static_cast<std::size_t>(row) * j.steps + s]);
+    __m256i em[P];
+    unsigned nf[P];
+    __m256i need = zero;
+    _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+      const __m256i field = _mm256_and_si256(_mm256_srli_epi32(c[i], 23), fmax);
       const __m256i ce = _mm256_sub_epi32(_mm256_max_epi32(field, one), bias);
-      em[r] = _mm256_blendv_epi8(ce, ez, _mm256_cmpeq_epi32(_mm256_and_si256(c[r], absm), zero));
-      nf[r] = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(field, fmax))));
+      em[i] = _mm256_blendv_epi8(ce, ez, _mm256_cmpeq_epi32(_mm256_and_si256(c[i], absm), zero));
+      nf[i] = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(field, fmax))));
+      const __m256i bm = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(&j.b->bmax[(static_cast<std::size_t>(q + i) * j.steps + s) * kW]));
+      need = _mm256_or_si256(need, _mm256_cmpgt_epi32(_mm256_add_epi32(amax, bm), em[i]));
     }
-    for (int l = 0; l < L; ++l) {
-      const __m256i eb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(be + l * kW));
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) em[r] = _mm256_max_epi32(em[r], _mm256_add_epi32(_mm256_set1_epi32(ae[r][l]), eb));
-    }
-    __m256d sc[R][2], S[R][2];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      const __m256i se = _mm256_sub_epi32(fbias, em[r]);
-      sc[r][0] = pow2_pd(_mm256_castsi256_si128(se));
-      sc[r][1] = pow2_pd(_mm256_extracti128_si256(se, 1));
-      const __m256 cf = _mm256_castsi256_ps(c[r]);
-      S[r][0] = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(cf)), sc[r][0]), kRound);
-      S[r][1] = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(cf, 1)), sc[r][1]), kRound);
-    }
-    for (int l = 0; l < L; ++l) {
-      const __m256d v0 = _mm256_loadu_pd(bv + l * kW), v1 = _mm256_loadu_pd(bv + l * kW + 4);
-      _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-        const __m256d a = _mm256_broadcast_sd(av[r] + l);
-        S[r][0] = _mm256_add_pd(S[r][0], _mm256_round_pd(_mm256_mul_pd(_mm256_mul_pd(v0, a), sc[r][0]), kRound));
-        S[r][1] = _mm256_add_pd(S[r][1], _mm256_round_pd(_mm256_mul_pd(_mm256_mul_pd(v1, a), sc[r][1]), kRound));
+    if (!_mm256_testz_si256(need, need)) {
+      const std::int32_t* be = &j.b->exp[PackedB::exp_at(q, s * L, kp)];
+      for (int l = 0; l < L; ++l) {
+        const __m256i ea = _mm256_set1_epi32(ae[l]);
+        _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) em[i] = _mm256_max_epi32(
+            em[i], _mm256_add_epi32(ea, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(be + i * estride + l * kEStep))));
       }
     }
-    const unsigned bsp = j.b->special[static_cast<std::size_t>(q) * j.steps + s];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) {
-      const __m256i be2 = _mm256_add_epi32(em[r], bbias);
+    __m256d M[P][2], accP[P][2], accN[P][2];
+    _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+      const __m256i mb = _mm256_add_epi32(em[i], mbias);
+      M[i][0] = pow2_pd(_mm256_castsi256_si128(mb));
+      M[i][1] = pow2_pd(_mm256_extracti128_si256(mb, 1));
+      const __m256 cf = _mm256_castsi256_ps(c[i]);
+      const __m256d cd[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(cf)), _mm256_cvtps_pd(_mm256_extractf128_ps(cf, 1))};
+      for (int h = 0; h < 2; ++h) {
+        accP[i][h] = _mm256_add_pd(M[i][h], _mm256_max_pd(cd[h], dzero));
+        accN[i][h] = _mm256_add_pd(_mm256_sub_pd(dzero, M[i][h]), _mm256_min_pd(cd[h], dzero));
+      }
+    }
+    const double* bl = &j.b->pn[PackedB::pn_at(q, s * L, kp)];
+    for (int l = 0; l < L; ++l) {
+      const __m256d a = _mm256_set1_pd(av[l]);
+      const double* bp = bl + l * kVStep + op[l];
+      const double* bn = bl + l * kVStep + on[l];
+      _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
+        accP[i][0] = _mm256_fmadd_pd(a, _mm256_loadu_pd(bp + i * pstride), accP[i][0]);
+        accP[i][1] = _mm256_fmadd_pd(a, _mm256_loadu_pd(bp + i * pstride + 4), accP[i][1]);
+        accN[i][0] = _mm256_fmadd_pd(a, _mm256_loadu_pd(bn + i * pstride), accN[i][0]);
+        accN[i][1] = _mm256_fmadd_pd(a, _mm256_loadu_pd(bn + i * pstride + 4), accN[i][1]);
+      }
+    }
+    const unsigned asp = j.a->special[static_cast<std::size_t>(row) * j.steps + s] ? 0xFFu : 0u;
+    _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) {
       __m128 h[2];
-      for (int half = 0; half < 2; ++half) {
-        const __m256d back = pow2_pd(half ? _mm256_extracti128_si256(be2, 1) : _mm256_castsi256_si128(be2));
-        __m256d x = _mm256_mul_pd(S[r][half], back);
+      for (int hh = 0; hh < 2; ++hh) {
+        __m256d x = _mm256_add_pd(_mm256_sub_pd(accP[i][hh], M[i][hh]), _mm256_add_pd(accN[i][hh], M[i][hh]));  // exact
         const __m256d ovf = _mm256_cmp_pd(_mm256_andnot_pd(signm, x), big, _CMP_GE_OQ);
         x = _mm256_blendv_pd(x, _mm256_or_pd(_mm256_and_pd(x, signm), inf), ovf);
-        h[half] = _mm256_cvtpd_ps(x);  // MXCSR is round-toward-zero here (MxcsrGuard)
+        h[hh] = _mm256_cvtpd_ps(x);  // MXCSR is round-toward-zero here
       }
       __m256i f = _mm256_and_si256(_mm256_castps_si256(_mm256_set_m128(h[1], h[0])), fracm);
       f = _mm256_andnot_si256(_mm256_cmpeq_epi32(f, negz), f);  // RZ to zero gives +0
-      const unsigned mask = nf[r] | bsp | (j.a->special[static_cast<std::size_t>(r0 + r) * j.steps + s] ? 0xFFu : 0u);
+      const unsigned mask = nf[i] | j.b->special[static_cast<std::size_t>(q + i) * j.steps + s] | asp;
       if (mask) {
         alignas(32) std::uint32_t oc[kW], ncv[kW];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(oc), c[r]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(oc), c[i]);
         _mm256_store_si256(reinterpret_cast<__m256i*>(ncv), f);
-        fix_lanes(j, r0 + r, q, s, mask, oc, ncv);
+        fix_lanes(j, row, q + i, s, mask, oc, ncv);
         f = _mm256_load_si256(reinterpret_cast<const __m256i*>(ncv));
       }
-      c[r] = f;
+      c[i] = f;
     }
   }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(cs + r * ldc), c[r]);
-}
-
-void run_panel(SimdPath path, bool fast_c, const Job& j, int r0, int rows, int q, std::uint32_t* cs, std::int64_t ldc) {
-  if (!fast_c || path == SimdPath::Scalar) return panel_generic(j, r0, rows, q, cs, ldc);
-  if (path == SimdPath::AVX512) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) panel_avx512<4>(j, r0 + r, q, cs + r * ldc, ldc);
-    switch (rows - r) {
-      case 3: panel_avx512<3>(j, r0 + r, q, cs + r * ldc, ldc); break;
-      case 2: panel_avx512<2>(j, r0 + r, q, cs + r * ldc, ldc); break;
-      case 1: panel_avx512<1>(j, r0 + r, q, cs + r * ldc, ldc); break;
-      default: break;
-    }
-    return;
-  }
-  int r = 0;
-  for (; r + 2 <= rows; r += 2) panel_avx2<2>(j, r0 + r, q, cs + r * ldc, ldc);
-  if (r < rows) panel_avx2<1>(j, r0 + r, q, cs + r * ldc, ldc);
+  _Pragma("GCC unroll 8") for (int i = 0; i < P; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(cs + i * kW), c[i]);
 }
 
 }  // namespace
@@ -464,8 +544,10 @@ void PackedB::init(const FdpaParams& p, int N, int K) {
   // resize, not assign: pack_panels writes every element (padding included), and a PackedB
   // reused for the next expert keeps its pages (no memset, no page faults).
   const std::size_t np = static_cast<std::size_t>(panels());
-  val.resize(np * kp_ * kW);
-  exp.resize(np * kp_ * kW);
+  const std::size_t ng = (np + kGroup - 1) / kGroup * kGroup;  // whole groups (tail panels unused)
+  pn.resize(ng * kp_ * 2 * kW);
+  exp.resize(ng * kp_ * kW);
+  bmax.resize(np * (kp_ / p.l) * kW);
   raw.resize(static_cast<std::size_t>(N) * kp_);
   special.resize(np * (kp_ / p.l));
 }
@@ -485,15 +567,22 @@ void PackedB::pack_panels(const std::uint16_t* Bt, std::int64_t ldb, int panel_b
     }
     std::uint8_t* sp = &special[static_cast<std::size_t>(q) * steps];
     std::fill(sp, sp + steps, std::uint8_t{0});
-    double* v = &val[static_cast<std::size_t>(q) * kp_ * kW];
-    std::int32_t* e = &exp[static_cast<std::size_t>(q) * kp_ * kW];
+    double* v = &pn[pn_at(q, 0, kp_)];
+    std::int32_t* e = &exp[exp_at(q, 0, kp_)];
+    std::int32_t* bm = &bmax[static_cast<std::size_t>(q) * steps * kW];
+    std::fill(bm, bm + static_cast<std::size_t>(steps) * kW, kZeroExp);
     // Decode the panel's (up to) 8 rows a chunk of K at a time into small (L1-resident)
     // buffers, then interleave them k-major.
     constexpr int kChunk = 256;
     double tv[kW * kChunk];
     std::int32_t te[kW * kChunk];
     std::uint8_t ts[kW * kChunk];
-    for (int k0 = 0; k0 < kp_; k0 += kChunk) {
+    int kdone = 0;  // full bf16 panels: the AVX-512 transposing packer does all but the K tail
+    if (op == Operand::BF16 && lanes == kW && best_path() == SimdPath::AVX512) {
+      kdone = k_ / 8 * 8;
+      pack_bf16_panel_avx512(src, kdone, l, v, e, bm, sp);
+    }
+    for (int k0 = kdone; k0 < kp_; k0 += kChunk) {
       const int kc = std::min(kChunk, kp_ - k0);
       const int kvalid = std::clamp(k_ - k0, 0, kc);
       for (int lane = 0; lane < kW; ++lane) {
@@ -504,10 +593,14 @@ void PackedB::pack_panels(const std::uint16_t* Bt, std::int64_t ldb, int panel_b
         std::fill(&ts[lane * kChunk + have], &ts[lane * kChunk + kc], std::uint8_t{0});
       }
       for (int k = 0; k < kc; ++k) {
-        const std::size_t o = static_cast<std::size_t>(k0 + k) * kW;
+        const std::size_t o = static_cast<std::size_t>(k0 + k);
+        std::int32_t* bms = bm + static_cast<std::size_t>((k0 + k) / l) * kW;
         for (int lane = 0; lane < kW; ++lane) {
-          v[o + lane] = tv[lane * kChunk + k];
-          e[o + lane] = te[lane * kChunk + k];
+          const double x = tv[lane * kChunk + k];
+          v[o * kVStep + lane] = x > 0 ? x : 0.0;
+          v[o * kVStep + kW + lane] = x < 0 ? x : 0.0;
+          e[o * kEStep + lane] = te[lane * kChunk + k];
+          bms[lane] = std::max(bms[lane], te[lane * kChunk + k]);
         }
       }
       for (int lane = 0; lane < lanes; ++lane)
@@ -535,6 +628,9 @@ void PackedA::pack(const FdpaParams& p, int K, std::span<const std::uint16_t* co
   val.resize(n);
   exp.resize(n);
   raw.resize(n);
+  offp.resize(n);
+  offn.resize(n);
+  amax.assign(static_cast<std::size_t>(rows_) * steps, kZeroExp);
   special.assign(static_cast<std::size_t>(rows_) * steps, 0);
   thread_local std::vector<std::uint8_t> ts;
   ts.resize(static_cast<std::size_t>(K));
@@ -548,6 +644,13 @@ void PackedA::pack(const FdpaParams& p, int K, std::span<const std::uint16_t* co
       val[o + k] = 0.0;
       exp[o + k] = kZeroExp;
       raw[o + k] = 0;
+    }
+    std::int32_t* am = &amax[static_cast<std::size_t>(r) * steps];
+    for (int k = 0; k < kp_; ++k) {
+      const bool neg = val[o + k] < 0;
+      offp[o + k] = neg ? kW : 0;
+      offn[o + k] = neg ? 0 : kW;
+      am[k / p.l] = std::max(am[k / p.l], exp[o + k]);
     }
   }
 }
@@ -580,10 +683,45 @@ void gemm_packed(const FdpaParams& p, SimdPath path, const PackedA& a, const Pac
       state[r * W + (jj - q0 * kW)] = C ? C[r * ldc + (jj - n_begin)] : 0u;
   const MxcsrGuard guard;
   const int steps = a.k_padded() / p.l;
-  const int chunk = std::max(1, kChunkElems / p.l);
-  for (int s0 = k_begin / p.l; s0 < k_end / p.l; s0 += chunk) {
-    const Job job{&p, &a, &b, s0, std::min(k_end / p.l, s0 + chunk), steps};
-    for (int q = q0; q < q1; ++q) run_panel(path, fast_c, job, 0, rows, q, &state[(q - q0) * kW], W);
+  if ((path == SimdPath::AVX512 || path == SimdPath::AVX2) && fast_c && rz_kernel_ok(p)) {
+    // K blocks of 32 elements: the B slice of a group of 4 panels (16 KiB of pn, 4 KiB of
+    // exponents) stays in L1 while every row of A streams past it (64 was as fast alone, 128
+    // and more 40% slower, on the shared 2-core Xeon VM).
+    const int rz_chunk = std::max(1, 32 / p.l);
+    for (int s0 = k_begin / p.l; s0 < k_end / p.l; s0 += rz_chunk) {
+      const Job job{&p, &a, &b, s0, std::min(k_end / p.l, s0 + rz_chunk), steps};
+      for (int q = q0; q < q1;) {
+        const int np = std::min(PackedB::kGroup - q % PackedB::kGroup, q1 - q);  // within one group
+        for (int r = 0; r < rows; ++r) {
+          std::uint32_t* cs = &state[r * W + (q - q0) * kW];
+          if (path == SimdPath::AVX512) switch (np) {
+              case 4: row_rz_avx512<4>(job, r, q, cs); break;
+              case 3: row_rz_avx512<3>(job, r, q, cs); break;
+              case 2: row_rz_avx512<2>(job, r, q, cs); break;
+              default: row_rz_avx512<1>(job, r, q, cs); break;
+            }
+          else switch (np) {  // AVX2: 16 ymm registers, so at most 2 panels of accumulators
+              case 4:
+                row_rz_avx2<2>(job, r, q, cs);
+                row_rz_avx2<2>(job, r, q + 2, cs + 2 * kW);
+                break;
+              case 3:
+                row_rz_avx2<2>(job, r, q, cs);
+                row_rz_avx2<1>(job, r, q + 2, cs + 2 * kW);
+                break;
+              case 2: row_rz_avx2<2>(job, r, q, cs); break;
+              default: row_rz_avx2<1>(job, r, q, cs); break;
+            }
+        }
+        q += np;
+      }
+    }
+  } else {  // portable: scalar path, fp16 accumulators, RNE, or F too wide for the RZ kernels
+    const int chunk = std::max(1, kChunkElems / p.l);
+    for (int s0 = k_begin / p.l; s0 < k_end / p.l; s0 += chunk) {
+      const Job job{&p, &a, &b, s0, std::min(k_end / p.l, s0 + chunk), steps};
+      for (int q = q0; q < q1; ++q) panel_generic(job, 0, rows, q, &state[(q - q0) * kW], W);
+    }
   }
   for (int r = 0; r < rows; ++r)
     for (int jj = n_begin; jj < n_end; ++jj) D[r * ldd + (jj - n_begin)] = state[r * W + (jj - q0 * kW)];

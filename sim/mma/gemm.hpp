@@ -8,11 +8,11 @@
 //
 // How (docs/mma.md, "Fast GEMM"): operands are decoded once into exact doubles plus integer
 // alignment exponents. Every output column is one SIMD lane, so a lane runs one chain: per
-// step, e_max = max(C's exponent, e_a + e_b over the step) in int32 lanes; each term is
-// multiplied by 2^(F - e_max) (exact) and truncated toward zero (roundscale), the <= L+1
-// integer-valued doubles (each < 2^(F+2)) are summed exactly in double, scaled back and
-// converted to fp32 with round-toward-zero (+0 for zero, inf at >= 2^128, 13 fraction bits
-// kept for RZ-E8M13). Steps touching NaN/Inf go to the scalar model, lane by lane.
+// step, e_max = max(C's exponent, e_a + e_b over the step) in int32 lanes; each product is
+// truncated to the step's quantum 2^(e_max - F) by adding it with one round-toward-zero fused
+// multiply-add into an accumulator offset by +-2^52 quanta (one per product sign), the exact
+// sum is converted to fp32 with round-toward-zero (+0 for zero, inf at >= 2^128, 13 fraction
+// bits kept for RZ-E8M13). Steps touching NaN/Inf go to the scalar model, lane by lane.
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -50,6 +50,15 @@ void gemm_rows(const FdpaParams& p, SimdPath path, int M, int N, int K, const st
 class PackedB {
  public:
   static constexpr int kPanel = 8;
+  static constexpr int kGroup = 4;  // panels interleaved per k (the kernels' register block)
+  // Offsets of panel q, element k: in pn (2*kPanel doubles) and in exp (kPanel int32). Layout
+  // [group][k_padded][kGroup panels][...]: the 4 panels a kernel reads together are adjacent.
+  static std::size_t pn_at(int q, int k, int kp) {
+    return ((static_cast<std::size_t>(q / kGroup) * kp + static_cast<std::size_t>(k)) * kGroup + q % kGroup) * 2 * kPanel;
+  }
+  static std::size_t exp_at(int q, int k, int kp) {
+    return ((static_cast<std::size_t>(q / kGroup) * kp + static_cast<std::size_t>(k)) * kGroup + q % kGroup) * kPanel;
+  }
   // Sizes the panels for Bt [N][K] (row stride ldb); then fill them with pack_panels (callers
   // may split the panel range across threads) or pack (all of them).
   void init(const FdpaParams& p, int N, int K);
@@ -60,11 +69,22 @@ class PackedB {
   int k() const { return k_; }
   int k_padded() const { return kp_; }
   int panels() const { return (n_ + kPanel - 1) / kPanel; }
+  // The decoded value of column `col`, element k (0 for zeros, NaN/Inf and padding).
+  double value(int col, int k) const {
+    const std::size_t o = pn_at(col / kPanel, k, kp_) + static_cast<std::size_t>(col % kPanel);
+    return pn[o] + pn[o + kPanel];
+  }
 
-  // Layout (for the kernels): val/exp [panel][k_padded][kPanel]; raw [n][k_padded];
+  // Layout (for the kernels; offsets from pn_at / exp_at): pn holds per panel and k 2*kPanel
+  // doubles: the kPanel values where positive (else +0), then the kPanel values where negative
+  // (else +0) — the sign-split operand of the round-toward-zero accumulator kernels
+  // (docs/mma.md); exp per panel and k the kPanel alignment exponents;
+  // bmax [panel][step][kPanel] = max exponent of the step's elements per column (kZeroExp if
+  // none is finite and non-zero); raw [n][k_padded];
   // special [panel][step] = lane mask of columns with a NaN/Inf in that step.
-  std::vector<double> val;
+  std::vector<double> pn;
   std::vector<std::int32_t> exp;
+  std::vector<std::int32_t> bmax;
   std::vector<std::uint16_t> raw;
   std::vector<std::uint8_t> special;
   Operand op = Operand::BF16;
@@ -85,9 +105,13 @@ class PackedA {
   int k() const { return k_; }
   int k_padded() const { return kp_; }
 
-  // Layout: val/exp/raw [row][k_padded]; special [row][step] (1 = a NaN/Inf in that step).
+  // Layout: val/exp/raw [row][k_padded]; special [row][step] (1 = a NaN/Inf in that step);
+  // offp/offn [row][k_padded]: which half of PackedB::pn holds the products of this element
+  // that are positive (offp) and negative (offn): 0 or kPanel, by the element's sign;
+  // amax [row][step]: the step's largest element exponent (kZeroExp if none).
   std::vector<double> val;
   std::vector<std::int32_t> exp;
+  std::vector<std::int32_t> offp, offn, amax;
   std::vector<std::uint16_t> raw;
   std::vector<std::uint8_t> special;
   Operand op = Operand::BF16;

@@ -9,7 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <vector>
 
@@ -124,13 +126,16 @@ std::uint32_t accumulator(Rng& rng, Operand c, int mode) {
 long differential(const FdpaParams& p, long chains, std::uint64_t seed) {
   EXPECT_TRUE(gemm_supported(p)) << p.key();
   const Classes ca = classes_of(p.a), cb = classes_of(p.b);
-  const int M = 13, N = 21;  // N: two full panels and a partial one
+  // N: 21 = two full panels and a partial one, 37 = a group of four panels and a partial one
+  // (the round-toward-zero kernels take panels four at a time), 16 = exactly two panels.
+  const int M = 13, kNs[3] = {21, 37, 16};
   const std::vector<SimdPath> paths = available_paths();
   long done = 0;
   Rng rng(seed);
-  const long per_mode = std::max<long>(1, chains / kModes / (M * N));
+  const long per_mode = std::max<long>(1, chains / kModes / (M * 25));
   for (int mode = 0; mode < kModes; ++mode) {
     for (long rep = 0; rep < per_mode; ++rep) {
+      const int N = kNs[rep % 3];
       const int steps = 1 + static_cast<int>(rng.below(4));
       const int tail = rep % 3 == 1 && p.l > 1 ? 1 + static_cast<int>(rng.below(p.l - 1)) : 0;
       const int K = steps * p.l - tail, Kp = steps * p.l;
@@ -217,17 +222,31 @@ TEST(FastGemm, PackedDecodeMatchesModelDecoderExhaustively) {
     PackedA pa;
     pa.pack(p, n, std::span<const std::uint16_t* const>(&row, 1));
     unsetenv("MOESIM_SIMD");
-    // The same patterns as B columns (panel layout): lane 3 of panel 0 holds them.
-    std::vector<std::uint16_t> bt(static_cast<std::size_t>(n) * 5, 0);
+    // The same patterns as B columns (panel layout): lane 3 of panel 0 holds them. 9 columns,
+    // so panel 0 is full (the transposing bf16 packer) and panel 1 is partial.
+    std::vector<std::uint16_t> bt(static_cast<std::size_t>(n) * 9, 0);
     for (int i = 0; i < n; ++i) bt[static_cast<std::size_t>(n) * 3 + i] = all[i];
     if (*simd) setenv("MOESIM_SIMD", simd, 1);
     PackedB pb;
-    pb.pack(p, 5, n, bt.data(), n);
+    pb.pack(p, 9, n, bt.data(), n);
     unsetenv("MOESIM_SIMD");
     for (int i = 0; i < n; ++i) {
-      ASSERT_EQ(pb.val[static_cast<std::size_t>(i) * PackedB::kPanel + 3], pa.val[i]) << inst << " " << i;
-      ASSERT_EQ(pb.exp[static_cast<std::size_t>(i) * PackedB::kPanel + 3], pa.exp[i]) << inst << " " << i;
+      ASSERT_EQ(pb.value(3, i), pa.val[i]) << inst << " " << i;
+      ASSERT_EQ(pb.exp[PackedB::exp_at(0, i, pb.k_padded()) + 3], pa.exp[i]) << inst << " " << i;
       ASSERT_EQ((pb.special[i / p.l] >> 3) & 1, pa.special[i / p.l]) << inst << " " << i;
+      // The sign-split copy and the sign-selected halves of the round-toward-zero kernels.
+      const double x = pa.val[i];
+      ASSERT_EQ(pb.pn[PackedB::pn_at(0, i, pb.k_padded()) + 3], x > 0 ? x : 0.0) << inst << " " << i;
+      ASSERT_EQ(pb.pn[PackedB::pn_at(0, i, pb.k_padded()) + PackedB::kPanel + 3], x < 0 ? x : 0.0) << inst << " " << i;
+      ASSERT_EQ(pa.offp[i], x < 0 ? PackedB::kPanel : 0) << inst << " " << i;
+      ASSERT_EQ(pa.offn[i], x < 0 ? 0 : PackedB::kPanel) << inst << " " << i;
+    }
+    // Step maxima of the exponents (the kernels' "C's exponent bounds every product" test).
+    for (int st = 0; st < pa.k_padded() / p.l; ++st) {
+      std::int32_t m = std::numeric_limits<std::int32_t>::min();
+      for (int k = st * p.l; k < (st + 1) * p.l; ++k) m = std::max(m, pa.exp[k]);
+      ASSERT_EQ(pa.amax[st], m) << inst << " step " << st;
+      ASSERT_EQ(pb.bmax[static_cast<std::size_t>(st) * PackedB::kPanel + 3], m) << inst << " step " << st;
     }
     for (int i = 0; i < n; ++i) {
       const OperandValue v = decode_operand(p.a, static_cast<std::uint32_t>(i));
