@@ -70,7 +70,9 @@ int main(int argc, char** argv) {
       a += fmt::fast::f32_to_e4m3_satfinite(f) != o[0];
       b += fmt::fast::f32_to_bf16_rn(f) != o[2];
       c += fmt::fast::f32_to_e2m1_satfinite(f) != fmt::apply(e2m1, u);
+#ifdef __FLT16_MANT_DIG__  // clang < 15 has no _Float16 on x86: the third path is then skipped
       if (f == f) d += std::bit_cast<std::uint16_t>(static_cast<_Float16>(f)) != o[4];
+#endif
     }
 #pragma omp critical
     {

@@ -2,6 +2,7 @@
 // values, scales (with their layout tag) and the global scale to a new HDF5 file.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -9,8 +10,12 @@
 #include "cli/common.hpp"
 #include "cli/registry.hpp"
 #include "sim/core/bits.hpp"
+#include "sim/core/atomic_file.hpp"
+#include "sim/core/checked.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/isolate.hpp"
 #include "sim/formats/fast.hpp"
+#include "sim/formats/semantics.hpp"
 #include "sim/quant/fp8.hpp"
 #include "sim/quant/layout.hpp"
 #include "sim/quant/mx.hpp"
@@ -45,8 +50,7 @@ Input read_input(const std::string& path, const std::string& ds) {
   if (shape.size() < 2) throw InputError(where, "expected a 2-D (or higher) dataset, got rank " + std::to_string(shape.size()));
   Input in;
   in.cols = shape.back();
-  in.rows = 1;
-  for (std::size_t i = 0; i + 1 < shape.size(); ++i) in.rows *= shape[i];
+  in.rows = checked_product(std::vector<std::int64_t>(shape.begin(), shape.end() - 1), where);
   const h5::Scalar s = f.scalar(ds);
   if (s == h5::Scalar::F32) {
     in.dtype = "f32";
@@ -58,7 +62,7 @@ Input read_input(const std::string& path, const std::string& ds) {
     const auto raw = f.read<std::uint16_t>(ds, h5::Scalar::U16);
     in.x.resize(raw.size());
     for (std::size_t i = 0; i < raw.size(); ++i)
-      in.x[i] = in.dtype == "bf16" ? fmt::fast::bf16_to_f32(raw[i]) : static_cast<float>(std::bit_cast<_Float16>(raw[i]));
+      in.x[i] = in.dtype == "bf16" ? fmt::fast::bf16_to_f32(raw[i]) : static_cast<float>(fmt::to_double(fmt::kFP16, raw[i]));
   } else {
     throw InputError(where, std::string("unsupported element type ") + h5::scalar_name(s) + " (want f32, or u16 bf16/fp16)");
   }
@@ -66,6 +70,33 @@ Input read_input(const std::string& path, const std::string& ds) {
     if (!std::isfinite(in.x[i]))
       throw InputError(where, "non-finite value at flat index " + std::to_string(i) + " (row " + std::to_string(i / in.cols) +
                                   "); quantizer rules are undefined there");
+  return in;
+}
+
+// The input is untrusted: parse it in the isolated reader (sim/core/isolate.hpp) and take
+// back only the validated floats.
+Input read_input_isolated(const std::string& path, const std::string& ds) {
+  const isolate::Result r = isolate::run(path, [&](isolate::Sink& sink) {
+    const Input in = read_input(path, ds);
+    const std::size_t n = 3 * sizeof(std::int64_t) + in.dtype.size() + in.x.size() * sizeof(float);
+    std::uint8_t* p = sink.allocate(n);
+    const std::int64_t head[3] = {in.rows, in.cols, static_cast<std::int64_t>(in.dtype.size())};
+    std::memcpy(p, head, sizeof head);
+    std::memcpy(p + sizeof head, in.dtype.data(), in.dtype.size());
+    if (!in.x.empty()) std::memcpy(p + sizeof head + in.dtype.size(), in.x.data(), in.x.size() * sizeof(float));
+  });
+  note_input(path);
+  Input in;
+  std::int64_t head[3];
+  if (r.size() < sizeof head) throw std::runtime_error("isolated reader returned a short buffer");
+  std::memcpy(head, r.data(), sizeof head);
+  const std::size_t body = r.size() - sizeof head;
+  if (head[2] < 0 || static_cast<std::size_t>(head[2]) > body || (body - static_cast<std::size_t>(head[2])) % sizeof(float))
+    throw std::runtime_error("isolated reader returned a malformed buffer");
+  in.rows = head[0], in.cols = head[1];
+  in.dtype.assign(reinterpret_cast<const char*>(r.data()) + sizeof head, static_cast<std::size_t>(head[2]));
+  in.x.resize((body - static_cast<std::size_t>(head[2])) / sizeof(float));
+  if (!in.x.empty()) std::memcpy(in.x.data(), r.data() + sizeof head + head[2], in.x.size() * sizeof(float));
   return in;
 }
 
@@ -88,7 +119,7 @@ int run(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options(args, opts, pos, vm, kUsage)) return kExitOk;
 
-  const Input in = read_input(in_path, dataset);
+  const Input in = read_input_isolated(in_path, dataset);
   const std::string src = in_path + ":" + dataset;
   const float amax = quant::amax_abs(in.x.data(), static_cast<std::int64_t>(in.x.size()));
   auto parse_gs = [&](float from_amax) {
@@ -173,6 +204,7 @@ int run(const std::vector<std::string>& args) {
   } else {
     throw InputError("--format", "unknown format '" + format + "' (known: nvfp4, mx, fp8)");
   }
+  out.commit();  // the output appears (renamed into place) only now, complete
   return kExitOk;
 }
 

@@ -49,7 +49,7 @@ int run(const std::vector<std::string>& args) {
       ("intermediate", po::value<std::int64_t>(&o.intermediate)->default_value(0), "override intermediate size")
       ("device", po::value<std::string>(&o.context.device), "recording context: device (e.g. sm90, b200)")
       ("flashinfer", po::value<std::string>(&o.context.flashinfer_version), "recording context: FlashInfer version")
-      ("framework", po::value<std::string>(&o.context.framework), "recording context: framework@revision (e.g. vllm@v0.11.0)")
+      ("framework", po::value<std::string>(&o.context.framework), "recording context: framework@revision (e.g. vllm@pr44220; models/frameworks)")
       ("backend", po::value<std::string>(&o.context.backend), "recording context: kernel backend id")
       ("ep", po::value<std::int64_t>(&o.context.ep)->default_value(1), "expert-parallel size")
       ("dp", po::value<std::int64_t>(&o.context.dp)->default_value(1), "data-parallel size")

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "cli/registry.hpp"
+#include "sim/core/atomic_file.hpp"
+#include "sim/core/budget.hpp"
 #include "sim/core/error.hpp"
 
 namespace {
@@ -14,6 +16,28 @@ void print_top_help() {
                "usage: moesim <command> [options]   (moesim <command> --help for details)\n\ncommands:\n";
   for (const auto& [name, cmd] : moesim::cli::commands())
     std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cmd.summary << "\n";
+  std::cout << "\nglobal options (any command):\n"
+               "  --max-memory SIZE  memory budget for data read from input files (512M, 8G, 50%;\n"
+               "                     default half of physical RAM; docs/hardening.md)\n";
+}
+
+// Takes the global --max-memory option out of args (any position after the command).
+void take_global_options(std::vector<std::string>& args) {
+  for (std::size_t i = 1; i < args.size();) {
+    std::string v;
+    if (args[i] == "--max-memory") {
+      if (i + 1 >= args.size()) throw moesim::InputError("--max-memory", "needs a size (e.g. 512M, 8G, 50%)");
+      v = args[i + 1];
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+    } else if (args[i].rfind("--max-memory=", 0) == 0) {
+      v = args[i].substr(13);
+      args.erase(args.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+      continue;
+    }
+    moesim::set_memory_budget(moesim::parse_memory_size(v, "--max-memory"));
+  }
 }
 }  // namespace
 
@@ -34,6 +58,8 @@ int main(int argc, char** argv) {
     return moesim::kExitBadInput;
   }
   try {
+    moesim::protect_inputs(true);  // no output of this run may replace one of its inputs
+    take_global_options(args);
     return it->second.run(args);
   } catch (const moesim::InputError& e) {
     std::cerr << "moesim " << args[0] << ": error: " << e.what() << "\n";

@@ -14,6 +14,11 @@ Registrar::Registrar(std::string name, std::string summary, CommandFn fn) {
   commands()[name] = Command{name, std::move(summary), std::move(fn)};
 }
 
+bool& stop_after_parse() {
+  static bool stop = false;
+  return stop;
+}
+
 bool parse_options(const std::vector<std::string>& args, const po::options_description& named,
                    const po::positional_options_description& positional, po::variables_map& vm,
                    const std::string& usage) {
@@ -27,6 +32,7 @@ bool parse_options(const std::vector<std::string>& args, const po::options_descr
       return false;
     }
     po::notify(vm);
+    if (stop_after_parse()) throw StopAfterParse();
   } catch (const po::error& e) {
     throw InputError("moesim " + args[0], std::string(e.what()) + " (see moesim " + args[0] + " --help)");
   }

@@ -2,11 +2,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cmath>
 
 #include "sim/core/error.hpp"
+#include "traces/context_rules.hpp"
 
 namespace moesim::replay {
 
@@ -26,7 +28,15 @@ const EmuBuffer& ReplayResult::output() const {
   return *b;
 }
 
-int resolve_threads(int requested) { return requested > 0 ? requested : omp_get_max_threads(); }
+int resolve_threads(int requested) {
+  // 0 = default (all). Otherwise 1..min(omp_get_thread_limit(), traces::kMaxThreads): more
+  // threads than the runtime can create made libgomp crash.
+  const int cap = std::min(omp_get_thread_limit(), traces::kMaxThreads);
+  if (requested == 0) return std::min(omp_get_max_threads(), cap);
+  if (requested < 0 || requested > cap)
+    throw InputError("--threads", "must be in [1, " + std::to_string(cap) + "] (0 or absent = all cores), got " + std::to_string(requested));
+  return requested;
+}
 
 void validate_inputs(const CallInputs& in, const std::string& where) {
   const auto& p = in.problem;
@@ -84,7 +94,15 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& 
     const kernels::StageSpec& st = spec.stages[plan.order[oi]];
     const auto ts = std::chrono::steady_clock::now();
     kernels::StageContext ctx{p, weights, res.buffers, log, st, threads};
-    impl.run_stage(ctx);
+    try {
+      impl.run_stage(ctx);
+    } catch (const InputError& e) {
+      // Kernels name weights as "w13[e]": the error is about the weights' file; name it.
+      const std::string src = weights.source();
+      if (src.empty() || e.where().find(src) != std::string::npos) throw;
+      const bool weight = e.where().rfind("w13", 0) == 0 || e.where().rfind("w2", 0) == 0;
+      throw InputError(src + ":" + (weight ? "/weights/" : "") + e.where(), e.problem());
+    }
     res.timings.push_back({st.id, std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count()});
     res.stage_order.push_back(st.id);
     res.stage_output[st.id] = st.outputs.at(0);

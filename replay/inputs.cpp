@@ -66,18 +66,31 @@ bool apply_triton_tactic(kernels::VariantSpec& spec, const std::string& tactic, 
     const std::size_t end = std::min(tactic.find(',', pos), tactic.size());
     const std::string item = tactic.substr(pos, end - pos);
     pos = end + 1;
+    if (item.empty()) continue;
     const std::size_t eq = item.find('=');
-    if (eq == std::string::npos) continue;
+    // Unknown keys are refused, as --triton-config refuses malformed configs: a tactic the
+    // model does not read must not be silently ignored.
+    if (eq == std::string::npos)
+      throw InputError(where, "tactic item '" + item + "' is not KEY=VALUE (keys: BLOCK_SIZE_M, BLOCK_SIZE_N, BLOCK_SIZE_K, GROUP_SIZE_M, num_warps, num_stages)");
     const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
+    bool known = k == "num_warps" || k == "num_stages";
     for (const auto& [from, to] : keys)
       if (k == from) {
+        known = true;
+        std::size_t used = 0;
+        long long x = 0;
         try {
-          spec.params[to] = std::stoll(v);
+          x = std::stoll(v, &used);
         } catch (const std::exception&) {
-          throw InputError(where, "tactic value '" + item + "' is not an integer");
+          used = 0;
         }
+        if (used == 0 || used != v.size() || x < 1 || x > 4096)
+          throw InputError(where, "tactic value '" + item + "' is not an integer in [1, 4096]");
+        spec.params[to] = x;
         any = true;
       }
+    if (!known)
+      throw InputError(where, "unknown tactic key '" + k + "' (keys: BLOCK_SIZE_M, BLOCK_SIZE_N, BLOCK_SIZE_K, GROUP_SIZE_M, num_warps, num_stages)");
   }
   return any;
 }

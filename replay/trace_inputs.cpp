@@ -50,6 +50,7 @@ kernels::EmuBuffer tensor_buffer(const std::string& name, const traces::Tensor& 
 class TraceWeights final : public kernels::WeightProvider {
  public:
   explicit TraceWeights(const std::string& path) : reader_(path), path_(path) {}
+  std::string source() const override { return path_; }
   kernels::ExpertMatrix read(const std::string& which, std::int64_t expert) const override {
     traces::ExpertWeights w = reader_.read(which, expert);
     if (w.w.shape.size() != 2)

@@ -9,7 +9,8 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin
       googletest libgtest-dev libgmock-dev
       python3 python3-h5py python3-numpy
-      chromium)  # headless: renders the bump HTML report in tests/reports/bump_html_test.cpp
+      chromium  # headless: renders the bump HTML report in tests/reports/bump_html_test.cpp
+      clang-14 libclang-rt-14-dev libomp-14-dev)  # clang build + libFuzzer harnesses (scripts/fuzz.sh)
 # python3-torch is only for the benches' PyTorch peers (bench/torch_peers.py); install with
 # MOESIM_WITH_TORCH=1. libopenblas0-pthread: the peers run on OpenBLAS (the benches put it first
 # on the library path; without it torch falls back to the reference netlib BLAS, ~50x slower).

@@ -7,9 +7,14 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace moesim {
+class AtomicOutput;
+}
 
 namespace moesim::h5 {
 
@@ -33,6 +38,22 @@ class Handle {
   Kind kind_ = Kind::File;
 };
 
+// Where the raw little-endian bytes of a simple dataset lie in the file, so that they can be
+// read without libhdf5 (pread + our own Fletcher32 check): the isolated reader parses the
+// metadata and hands back this plan; the parent fills its buffer (traces/raw_read.hpp).
+struct RawChunk {
+  std::int64_t file_offset = 0;   // of the stored chunk data
+  std::int64_t stored = 0;        // bytes stored there (without the checksum)
+  std::int64_t dest_offset = 0;   // where the chunk starts in the dataset's bytes
+  std::int64_t copy = 0;          // bytes of it inside the dataset (< stored for an edge chunk)
+  bool fletcher32 = false;        // a 4-byte Fletcher32 checksum follows the stored data
+};
+struct RawPlan {
+  std::string dataset;            // for error messages
+  std::int64_t bytes = 0;         // dataset size
+  std::vector<RawChunk> chunks;
+};
+
 // Scalar kinds we store. bf16/fp8/fp4 live in integer containers with a dtype attribute.
 enum class Scalar { I32, I64, U8, U16, F32, F64 };
 std::size_t scalar_size(Scalar s);
@@ -41,7 +62,16 @@ const char* scalar_name(Scalar s);
 class File {
  public:
   static File open_read(const std::string& path);
-  static File create(const std::string& path);  // truncates
+  // Creates `path` atomically: HDF5 writes a temporary next to it (sim/core/atomic_file.hpp)
+  // which commit() renames into place. A File destroyed during exception unwinding leaves no
+  // file and the old `path` untouched; destroyed normally without commit() it commits (a
+  // failure then is printed to stderr -- call commit() to get it as an InputError). Files get
+  // checksummed metadata (superblock v2, object header v2).
+  static File create(const std::string& path);
+  void commit();
+  File(File&&) noexcept = default;
+  File& operator=(File&&) noexcept = default;
+  ~File();
   static File open_append(const std::string& path);  // read-write, must exist
   const std::string& path() const { return path_; }
   hid_t id() const { return h_.id(); }
@@ -55,6 +85,7 @@ class File {
 
   // Attributes (on a group or dataset at `obj`).
   bool has_attr(const std::string& obj, const std::string& name) const;
+  std::vector<std::string> attr_names(const std::string& obj) const;  // sorted, at most 4096
   std::string attr_string(const std::string& obj, const std::string& name) const;
   std::int64_t attr_int(const std::string& obj, const std::string& name) const;
   double attr_double(const std::string& obj, const std::string& name) const;
@@ -69,6 +100,11 @@ class File {
   Scalar scalar(const std::string& ds) const;  // throws on types we do not store
   // Reads the whole dataset, converting nothing: the stored scalar must equal `want`.
   std::vector<std::uint8_t> read_raw(const std::string& ds, Scalar want) const;
+  // The dataset's byte plan if it is stored simply enough to be read without libhdf5
+  // (contiguous and unfiltered, or chunked in whole rows with at most Fletcher32, little-endian
+  // `want` on disk); nullopt otherwise. Runs the same checks as a read (type, shape, storage,
+  // budget).
+  std::optional<RawPlan> plan_raw(const std::string& ds, Scalar want) const;
   // Reads index [first, first+count) along dimension 0 of an N-d dataset (one expert of [E,...]).
   std::vector<std::uint8_t> read_rows(const std::string& ds, Scalar want, std::int64_t first,
                                       std::int64_t count) const;
@@ -86,7 +122,8 @@ class File {
   void read_into(const std::string& ds, Scalar want, Alloc&& alloc) const {
     read_into_impl(ds, want, [](std::size_t bytes, void* ctx) { return (*static_cast<Alloc*>(ctx))(bytes); }, &alloc);
   }
-  // Writes a dataset; chunk_dims empty = contiguous. gzip level 0 = none.
+  // Writes a dataset; chunk_dims empty = contiguous. gzip level 0 = none. Chunked datasets get
+  // the Fletcher32 filter (a checksum per chunk, verified on every read).
   void write(const std::string& ds, Scalar s, const std::vector<std::int64_t>& shape, const void* data,
              const std::vector<std::int64_t>& chunk_dims = {}, int gzip = 0);
   // Creates an empty chunked dataset, then writes row blocks into it (streaming writers).
@@ -101,9 +138,14 @@ class File {
   File(Handle h, std::string path) : h_(std::move(h)), path_(std::move(path)) {}
   Handle open_object(const std::string& obj) const;
   Handle open_dataset(const std::string& ds) const;
-  std::string h5_error_text() const;
+  // Filters, layout, chunk index and real storage size against the `bytes` the shape declares,
+  // and the memory budget; fails before anything is allocated.
+  void check_storage(const std::string& ds, hid_t d, std::int64_t bytes) const;
+  std::shared_ptr<AtomicOutput> out_;  // declared before h_: the HDF5 file closes first
+  int uncaught_ = 0;                   // std::uncaught_exceptions() at create()
   Handle h_;
   std::string path_;
+  std::int64_t file_size_ = 0;
 };
 
 }  // namespace moesim::h5

@@ -12,6 +12,7 @@
 #include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/formats/fast.hpp"
+#include "traces/context_rules.hpp"
 #include "traces/trace_io.hpp"
 #include "traces/weights.hpp"
 
@@ -227,9 +228,13 @@ ExpertWeights make_expert_weights(const std::string& fmt, std::int64_t rows, std
 }  // namespace
 
 Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir, const std::string& path) {
+  // A context the reader would refuse is refused here, by the same rules.
+  validate_context_flags(opt.context);
   Trace t = synthesize(opt, models_dir);
-  write_trace(t, path);
-  if (opt.weights == "none") return t;
+  if (opt.weights == "none") {
+    write_trace(t, path);
+    return t;
+  }
   const ModelShape& m = t.model;
   const std::int64_t n1 = m.gated ? 2 * m.intermediate : m.intermediate;
   WeightsInfo info;
@@ -250,8 +255,10 @@ Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir,
     }
   }
   std::vector<float> g13(static_cast<std::size_t>(m.num_experts), 1.f), g2 = g13;
-  {
-    WeightWriter ww(path, m, info, s13, s2);
+  // Weights go into the same open file before it is renamed into place: the output appears
+  // complete (trace + weights) or not at all.
+  write_trace(t, path, [&](h5::File& file) {
+    WeightWriter ww(file, m, info, s13, s2);
     for (std::int64_t e = 0; e < m.num_experts; ++e) {
       for (int which = 0; which < 2; ++which) {
         const std::int64_t rows = which == 0 ? n1 : m.hidden, cols = which == 0 ? m.hidden : m.intermediate;
@@ -266,7 +273,7 @@ Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir,
       ww.write_global_scales("w2", g2);
       info.has_global_scales = true;
     }
-  }
+  });
   t.weights = info;
   return t;
 }

@@ -31,7 +31,7 @@ struct ModelShape {
 struct RecordingContext {
   std::string device;              // e.g. "sm90", "h100", "b200" (models/devices)
   std::string flashinfer_version;  // e.g. "0.6.8.post1"
-  std::string framework;           // e.g. "vllm@v0.11.0", "sglang@..."
+  std::string framework;           // NAME@REVISION, e.g. "vllm@pr44220" (models/frameworks)
   std::string backend;             // kernel variant id if known (e.g. "flashinfer_cutlass")
   std::string tactic;              // tactic / config id if known
   std::int64_t tp = 1, ep = 1, dp = 1;

@@ -1,21 +1,28 @@
 #include "traces/trace_io.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 
+#include "sim/core/atomic_file.hpp"
+#include "sim/core/budget.hpp"
+#include "sim/core/checked.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/isolate.hpp"
+#include "traces/context_rules.hpp"
 #include "traces/dtypes.hpp"
 #include "traces/h5.hpp"
+#include "traces/raw_read.hpp"
+#include "traces/trace_codec.hpp"
 
 namespace moesim::traces {
 
 // ---------------------------------------------------------------- Tensor / MoeCall helpers
 
-std::int64_t Tensor::numel() const {
-  std::int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
+std::int64_t Tensor::numel() const { return checked_product(shape, "tensor " + dtype); }
 
 std::size_t Tensor::element_size() const {
   return is_known_dtype(dtype) ? h5::scalar_size(dtype_info(dtype, "").storage) : 1;
@@ -45,7 +52,24 @@ std::string shape_str(const std::vector<std::int64_t>& s) {
 
 // ---------------------------------------------------------------- reading
 
-Tensor read_tensor(const h5::File& f, const std::string& ds) {
+// `rows`: when >= 0, the dataset must be [rows, hidden / elems_per_storage] (checked before
+// any data is read, so a declared size never reaches an allocation unchecked).
+// In the isolated child (`def` set), simple datasets are planned, not read: the parent fills
+// them with pread (traces/raw_read.hpp) and validates them.
+template <class T>
+void read_data(const h5::File& f, const std::string& ds, h5::Scalar want, std::vector<T>& out, DeferredPlans* def,
+               const std::string& key) {
+  if (def) {
+    if (auto plan = f.plan_raw(ds, want)) {
+      (*def)[key] = std::move(*plan);
+      return;
+    }
+  }
+  out = f.read<T>(ds, want);
+}
+
+Tensor read_tensor(const h5::File& f, const std::string& ds, std::int64_t rows = -1, std::int64_t hidden = 0,
+                   const std::string& expected = "", DeferredPlans* def = nullptr, const std::string& key = "") {
   Tensor t;
   h5::Scalar stored = f.scalar(ds);
   t.dtype = f.attr_string_opt(ds, "dtype").value_or(default_dtype(stored));
@@ -54,17 +78,24 @@ Tensor read_tensor(const h5::File& f, const std::string& ds) {
     f.fail(ds, "dtype attribute '" + t.dtype + "' needs " + h5::scalar_name(info.storage) + " storage, found " +
                    h5::scalar_name(stored));
   t.shape = f.shape(ds);
-  t.bytes = f.read_raw(ds, stored);
+  if (rows >= 0) {
+    const std::int64_t per = info.elems_per_storage;
+    const std::vector<std::int64_t> want{rows, hidden / per};
+    if (t.shape != want)
+      f.fail(ds, "wrong shape " + shape_str(t.shape) + ", expected " + expected + (per > 1 ? "/2" : "") + "] = " + shape_str(want));
+  }
+  read_data(f, ds, stored, t.bytes, def, key);
   t.layout = f.attr_string_opt(ds, "layout").value_or("linear");
   return t;
 }
 
-std::optional<QTensor> read_qtensor(const h5::File& f, const std::string& ds) {
+std::optional<QTensor> read_qtensor(const h5::File& f, const std::string& ds, std::int64_t rows, std::int64_t hidden,
+                                    DeferredPlans* def, const std::string& key) {
   if (!f.exists(ds)) return std::nullopt;
   QTensor q;
-  q.data = read_tensor(f, ds);
-  if (f.exists(ds + "_scale")) q.scale = read_tensor(f, ds + "_scale");
-  if (f.exists(ds + "_global_scale")) q.global_scale = read_tensor(f, ds + "_global_scale");
+  q.data = read_tensor(f, ds, rows, hidden, "[num_tokens, hidden", def, key);
+  if (f.exists(ds + "_scale")) q.scale = read_tensor(f, ds + "_scale", -1, 0, "", def, key + "_scale");
+  if (f.exists(ds + "_global_scale")) q.global_scale = read_tensor(f, ds + "_global_scale", -1, 0, "", def, key + "_global_scale");
   return q;
 }
 
@@ -107,22 +138,13 @@ void read_context(const h5::File& f, RecordingContext& c) {
   c.max_num_batched_tokens = f.attr_int_opt(g, "max_num_batched_tokens").value_or(0);
   if (f.is_group(g + "/env")) {
     // env vars are attributes of /context/env
-    hid_t gid = H5Gopen2(f.id(), (g + "/env").c_str(), H5P_DEFAULT);
-    if (gid >= 0) {
-      H5O_info_t info;
-      if (H5Oget_info2(gid, &info, H5O_INFO_NUM_ATTRS) >= 0) {
-        for (hsize_t i = 0; i < info.num_attrs; ++i) {
-          char name[256] = {0};
-          H5Aget_name_by_idx(gid, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-          c.env[name] = f.attr_string(g + "/env", name);
-        }
-      }
-      H5Gclose(gid);
-    }
+    for (const auto& name : f.attr_names(g + "/env")) c.env[name] = f.attr_string(g + "/env", name);
   }
 }
 
-void read_call(const h5::File& f, const std::string& g, const ModelShape& m, bool load_acts, MoeCall& c) {
+void read_call(const h5::File& f, const std::string& g, const ModelShape& m, bool load_acts, MoeCall& c, DeferredPlans* def,
+               std::size_t ci) {
+  const std::string key = "c" + std::to_string(ci) + "/";
   c.num_tokens = f.attr_int(g, "num_tokens");
   if (c.num_tokens < 0) f.fail(g + "@num_tokens", "negative token count " + std::to_string(c.num_tokens));
   c.layer = f.attr_int_opt(g, "layer").value_or(-1);
@@ -131,27 +153,33 @@ void read_call(const h5::File& f, const std::string& g, const ModelShape& m, boo
   if (f.exists(g + "/topk_ids")) {
     const std::string ds = g + "/topk_ids";
     require(f, ds, h5::Scalar::I32, tk, "[num_tokens, top_k]");
-    c.topk_ids = f.read<std::int32_t>(ds, h5::Scalar::I32);
+    read_data(f, ds, h5::Scalar::I32, c.topk_ids, def, key + "topk_ids");
     const std::string ws = g + "/topk_weights";
     if (!f.exists(ws)) f.fail(ws, "missing (topk_ids present, so topk_weights is required)");
     require(f, ws, h5::Scalar::F32, tk, "[num_tokens, top_k]");
-    c.topk_weights = f.read<float>(ws, h5::Scalar::F32);
+    read_data(f, ws, h5::Scalar::F32, c.topk_weights, def, key + "topk_weights");
   } else if (f.exists(g + "/topk_weights")) {
     f.fail(g + "/topk_ids", "missing (topk_weights present without topk_ids)");
   }
   if (f.exists(g + "/expert_counts")) {
     const std::string ds = g + "/expert_counts";
     require(f, ds, h5::Scalar::I64, {m.num_experts}, "[num_experts]");
-    c.expert_counts = f.read<std::int64_t>(ds, h5::Scalar::I64);
+    read_data(f, ds, h5::Scalar::I64, c.expert_counts, def, key + "expert_counts");
   }
-  if (f.exists(g + "/router_logits")) c.router_logits = read_tensor(f, g + "/router_logits");
+  if (f.exists(g + "/router_logits")) {
+    const std::string ds = g + "/router_logits";
+    if (f.scalar(ds) != h5::Scalar::F32 || f.attr_string_opt(ds, "dtype").value_or("f32") != "f32")
+      f.fail(ds, "expected f32 router logits");
+    c.router_logits = read_tensor(f, ds, c.num_tokens, m.num_experts, "[num_tokens, num_experts", def, key + "router_logits");
+  }
   if (load_acts) {
-    c.hidden_states = read_qtensor(f, g + "/hidden_states");
-    c.golden_output = read_qtensor(f, g + "/golden/output");
+    c.hidden_states = read_qtensor(f, g + "/hidden_states", c.num_tokens, m.hidden, def, key + "hidden_states");
+    c.golden_output = read_qtensor(f, g + "/golden/output", c.num_tokens, m.hidden, def, key + "golden/output");
     if (f.is_group(g + "/golden")) {
       for (const auto& name : f.children(g + "/golden")) {
         if (name == "output" || name.ends_with("_scale") || name.ends_with("_global_scale")) continue;
-        if (f.is_dataset(g + "/golden/" + name)) c.intermediates[name] = read_tensor(f, g + "/golden/" + name);
+        if (f.is_dataset(g + "/golden/" + name))
+          c.intermediates[name] = read_tensor(f, g + "/golden/" + name, -1, 0, "", def, key + "golden/" + name);
       }
     }
   }
@@ -192,9 +220,38 @@ void read_weights_info(const h5::File& f, const ModelShape& m, WeightsInfo& w) {
   w.has_global_scales = f.exists("/weights/w13_global_scale");
 }
 
-}  // namespace
+// Reads every weight row (and scale) once, discarding it: run inside the isolated reader, so
+// the chunk index, filters and data of every weight dataset have been through libhdf5 under
+// the child's limits before WeightReader reads them in-process.
+void verify_weights(const h5::File& f, const Trace& t) {
+  for (const char* base : {"/weights/w13", "/weights/w2"}) {
+    for (const std::string& ds : {std::string(base), std::string(base) + "_scale"}) {
+      if (!f.exists(ds)) continue;
+      const h5::Scalar s = f.scalar(ds);
+      const auto shape = f.shape(ds);
+      if (shape.empty() || shape[0] != t.model.num_experts)
+        f.fail(ds, "dimension 0 must be num_experts = " + std::to_string(t.model.num_experts));
+      for (std::int64_t e = 0; e < shape[0]; ++e) f.read_rows(ds, s, e, 1);
+    }
+    const std::string gs = std::string(base) + "_global_scale";
+    if (f.exists(gs)) {
+      const auto g = f.read<float>(gs, h5::Scalar::F32);
+      if (static_cast<std::int64_t>(g.size()) != t.model.num_experts)
+        f.fail(gs, "expected [num_experts] = [" + std::to_string(t.model.num_experts) + "] per-expert global scales");
+    }
+  }
+}
 
-Trace read_trace(const std::string& path, const ReadOptions& opt) {
+
+void throw_first_problem(const std::string& path, const std::vector<std::string>& problems) {
+  if (!problems.empty())
+    throw InputError(path + ":" + problems.front().substr(0, problems.front().find(": ")),
+                     problems.front().substr(problems.front().find(": ") + 2));
+}
+
+// `def` set: the isolated child's mode -- simple datasets are planned, not read, and content
+// validation is left to the parent (which fills and validates them).
+Trace read_trace_impl(const std::string& path, const ReadOptions& opt, DeferredPlans* def) {
   h5::File f = h5::File::open_read(path);
   Trace t;
   t.path = path;
@@ -210,23 +267,99 @@ Trace read_trace(const std::string& path, const ReadOptions& opt) {
     if (auto v = f.attr_string_opt("/", key)) t.attrs[key] = *v;
   read_model(f, t.model);
   read_context(f, t.context);
+  if (opt.validate) {
+    // Shape attributes before any dataset is sized from them.
+    const std::string g = path + ":/model@";
+    if (t.model.num_experts <= 0 || t.model.num_experts > (1 << 20))
+      throw InputError(g + "num_experts", "must be in [1, 2^20], got " + std::to_string(t.model.num_experts));
+    if (t.model.top_k <= 0 || t.model.top_k > t.model.num_experts)
+      throw InputError(g + "top_k", "must be in [1, num_experts=" + std::to_string(t.model.num_experts) + "], got " + std::to_string(t.model.top_k));
+    if (t.model.hidden <= 0 || t.model.hidden > (1 << 24))
+      throw InputError(g + "hidden", "must be in [1, 2^24], got " + std::to_string(t.model.hidden));
+    if (t.model.intermediate <= 0 || t.model.intermediate > (1 << 24))
+      throw InputError(g + "intermediate", "must be in [1, 2^24], got " + std::to_string(t.model.intermediate));
+    if (t.model.num_shared_experts < 0 || t.model.num_shared_experts > 1024)
+      throw InputError(g + "num_shared_experts", "must be in [0, 1024], got " + std::to_string(t.model.num_shared_experts));
+    validate_context(t, path);
+  }
   if (f.is_group("/calls")) {
     const auto names = f.children("/calls");
     for (std::size_t i = 0; i < names.size(); ++i) {
       MoeCall c;
-      read_call(f, "/calls/" + names[i], t.model, opt.load_activations, c);
+      read_call(f, "/calls/" + names[i], t.model, opt.load_activations, c, def, i);
       t.calls.push_back(std::move(c));
     }
   }
   if (t.calls.empty()) f.fail("/calls", "missing or empty: a trace needs at least one MoE call");
   read_weights_info(f, t.model, t.weights);
-  if (opt.validate) {
-    auto problems = validate(t);
-    if (!problems.empty()) throw InputError(path + ":" + problems.front().substr(0, problems.front().find(": ")),
-                                            problems.front().substr(problems.front().find(": ") + 2));
-  }
+  if (opt.validate && !def) throw_first_problem(path, validate(t));
+  if (opt.verify_weights && t.weights.present) verify_weights(f, t);
   return t;
 }
+
+}  // namespace
+
+Trace read_trace_in_process(const std::string& path, const ReadOptions& opt) { return read_trace_impl(path, opt, nullptr); }
+
+namespace {
+// The isolated read in two halves. child: parse + plan (runs in the forked child, or inline
+// for the fuzz harness); parent: decode, fill planned datasets with pread, validate.
+Trace read_trace_split(const std::string& path, const ReadOptions& opt, bool fork_child) {
+  // The parent opens the file before the child parses it; it fills the planned datasets from
+  // this descriptor with pread (no libhdf5) and validates what it filled.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) close(fd);
+    }
+  } closer{fd};
+  auto child = [&](isolate::Sink& sink) {
+    DeferredPlans plans;
+    const Trace t = read_trace_impl(path, opt, &plans);
+    const std::size_t n = encoded_size(t, &plans);
+    encode(t, sink.allocate(n), &plans);
+  };
+  std::vector<std::uint8_t> inline_buf;
+  struct VecSink : isolate::Sink {
+    std::vector<std::uint8_t>* v;
+    std::uint8_t* allocate(std::size_t n) override {
+      v->resize(n);
+      return v->data();
+    }
+  };
+  isolate::Result r;
+  const std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+  if (fork_child) {
+    preload_vocabularies();
+    r = isolate::run(path, child);
+    data = r.data(), size = r.size();
+  } else {
+    VecSink sink;
+    sink.v = &inline_buf;
+    child(sink);
+    data = inline_buf.data(), size = inline_buf.size();
+  }
+  if (fd < 0) throw InputError(path, "cannot open file for reading");
+  note_input(path);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw InputError(path, "cannot stat file");
+  Trace t = decode(data, size, [&](const h5::RawPlan& plan, std::uint8_t* dest) {
+    require_within_budget(plan.bytes, path + ":" + plan.dataset, "this dataset");
+    fill_from_plan(fd, static_cast<std::int64_t>(st.st_size), path, plan, dest);
+  });
+  if (opt.validate) throw_first_problem(path, validate(t));
+  return t;
+}
+}  // namespace
+
+Trace read_trace(const std::string& path, const ReadOptions& opt) {
+  if (!opt.isolate || isolate::in_child()) return read_trace_in_process(path, opt);
+  return read_trace_split(path, opt, true);
+}
+
+Trace read_trace_split_in_process(const std::string& path, const ReadOptions& opt) { return read_trace_split(path, opt, false); }
 
 // ---------------------------------------------------------------- validation
 
@@ -242,7 +375,12 @@ std::vector<std::string> validate(const Trace& t) {
   for (std::size_t ci = 0; ci < t.calls.size(); ++ci) {
     const MoeCall& c = t.calls[ci];
     const std::string g = call_group(ci);
-    const std::size_t tk = static_cast<std::size_t>(c.num_tokens * m.top_k);
+    std::int64_t tk64 = 0;
+    if (c.num_tokens < 0 || __builtin_mul_overflow(c.num_tokens, m.top_k, &tk64)) {
+      p.push_back(g + "@num_tokens: num_tokens*top_k overflows (num_tokens = " + std::to_string(c.num_tokens) + ")");
+      continue;
+    }
+    const std::size_t tk = static_cast<std::size_t>(tk64);
     if (!c.has_routing() && c.expert_counts.empty() && c.num_tokens > 0)
       p.push_back(g + ": has neither topk_ids nor expert_counts");
     if (c.has_routing()) {
@@ -285,10 +423,17 @@ std::vector<std::string> validate(const Trace& t) {
     }
     if (!c.expert_counts.empty()) {
       std::int64_t sum = 0;
-      for (std::size_t e = 0; e < c.expert_counts.size(); ++e) {
-        if (c.expert_counts[e] < 0) p.push_back(g + "/expert_counts: negative count at expert " + std::to_string(e));
-        sum += c.expert_counts[e];
+      bool bad = false;
+      for (std::size_t e = 0; e < c.expert_counts.size() && !bad; ++e) {
+        if (c.expert_counts[e] < 0) {
+          p.push_back(g + "/expert_counts: negative count " + std::to_string(c.expert_counts[e]) + " at expert " + std::to_string(e));
+          bad = true;
+        } else if (__builtin_add_overflow(sum, c.expert_counts[e], &sum)) {
+          p.push_back(g + "/expert_counts: total overflows 64 bits at expert " + std::to_string(e));
+          bad = true;
+        }
       }
+      if (bad) continue;
       if (sum > c.num_tokens * m.top_k)
         p.push_back(g + "/expert_counts: total " + std::to_string(sum) + " exceeds num_tokens*top_k = " + std::to_string(c.num_tokens * m.top_k));
       if (!c.ids_masked && sum != c.num_tokens * m.top_k)
@@ -337,7 +482,9 @@ void write_qtensor(h5::File& f, const std::string& ds, const QTensor& q) {
 
 }  // namespace
 
-void write_trace(const Trace& t, const std::string& path) {
+void write_trace(const Trace& t, const std::string& path) { write_trace(t, path, {}); }
+
+void write_trace(const Trace& t, const std::string& path, const std::function<void(h5::File&)>& extra) {
   h5::File f = h5::File::create(path);
   f.set_attr("/", "format", std::string(kFormatTag));
   f.set_attr("/", "format_version", static_cast<std::int64_t>(kFormatVersion));
@@ -394,6 +541,8 @@ void write_trace(const Trace& t, const std::string& path) {
     if (call.golden_output) write_qtensor(f, g + "/golden/output", *call.golden_output);
     for (const auto& [name, tensor] : call.intermediates) write_tensor(f, g + "/golden/" + name, tensor);
   }
+  if (extra) extra(f);
+  f.commit();
 }
 
 }  // namespace moesim::traces

@@ -1,25 +1,43 @@
 #pragma once
 // Reader, writer and validator for HDF5 trace format v1 (docs/trace-format.md).
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "traces/trace.hpp"
+
+namespace moesim::h5 {
+class File;
+}
 
 namespace moesim::traces {
 
 struct ReadOptions {
   bool load_activations = true;   // hidden_states, golden outputs, intermediates
   bool validate = true;           // run validate() and throw InputError on the first problem
+  bool isolate = true;            // parse in the isolated child (sim/core/isolate.hpp)
+  bool verify_weights = false;    // also read every weight row once (WeightReader sets it)
 };
 
 // Reads everything except weights (see WeightReader). Throws InputError naming file,
-// dataset and problem for any corrupt, truncated or inconsistent content.
+// dataset and problem for any corrupt, truncated or inconsistent content. The file is parsed
+// in an isolated child process (docs/hardening.md): a crash, hang or memory blow-up inside
+// libhdf5 is a one-line InputError too.
 Trace read_trace(const std::string& path, const ReadOptions& opt = {});
+// The same parse in this process, without isolation: what the child runs; also used by the
+// fuzz harness and the isolation bench. Never call it on untrusted input outside a sandbox.
+Trace read_trace_in_process(const std::string& path, const ReadOptions& opt = {});
+// Both halves of the isolated read (the child's parse + plan, the parent's pread fill +
+// validation) in this process, for the fuzz harness.
+Trace read_trace_split_in_process(const std::string& path, const ReadOptions& opt = {});
 
-struct WeightsToWrite;  // defined in traces/trace_writer.hpp
-
-// Writes a trace (without weights; see TraceWriter for streaming weights expert by expert).
+// Writes a trace (without weights; see WeightWriter for streaming weights expert by expert).
+// The file is written atomically (temporary + rename, sim/core/atomic_file.hpp) with HDF5
+// metadata checksums and Fletcher32 on chunked datasets; an output that is one of the
+// process's inputs is refused. `extra` (if set) writes more into the open file -- e.g. a
+// WeightWriter on it -- before the rename, so the output appears complete or not at all.
 void write_trace(const Trace& trace, const std::string& path);
+void write_trace(const Trace& trace, const std::string& path, const std::function<void(h5::File&)>& extra);
 
 // Checks shapes, dtypes, id ranges, NaN routing weights, counts consistency.
 // Returns problems as "dataset: problem" strings (empty = valid).

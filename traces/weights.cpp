@@ -1,8 +1,11 @@
 #include "traces/weights.hpp"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "sim/core/bits.hpp"
 #include "sim/core/error.hpp"
@@ -52,12 +55,34 @@ struct WeightReader::Impl {
   mutable std::mutex mu;  // HDF5 (serial build) is not thread-safe
 };
 
+namespace {
+struct Identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  long long mtime_ns = 0;
+  bool operator==(const Identity&) const = default;
+};
+Identity identity(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw InputError(path, "no such file");
+  return {st.st_dev, st.st_ino, st.st_size, static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+}
+}  // namespace
+
 WeightReader::WeightReader(const std::string& path) {
+  // The isolated reader validates the whole file and reads every weight row once under its
+  // limits; the in-process reads below then touch only metadata and chunks it has already
+  // parsed. The file must be the same one (device, inode, size, mtime) as the one checked.
+  const Identity before = identity(path);
   ReadOptions opt;
   opt.load_activations = false;
+  opt.verify_weights = true;
   Trace t = read_trace(path, opt);
   if (!t.weights.present) throw InputError(path + ":/weights", "trace has no weights (needed for numeric replay)");
-  impl_ = std::unique_ptr<Impl>(new Impl{h5::File::open_read(path), t.weights, {}});
+  h5::File f = h5::File::open_read(path);
+  if (!(identity(path) == before)) throw InputError(path, "file changed while it was being read; not reading it in-process");
+  impl_ = std::unique_ptr<Impl>(new Impl{std::move(f), t.weights, {}});
 }
 
 WeightReader::~WeightReader() = default;
@@ -99,14 +124,29 @@ ExpertWeights WeightReader::read(const std::string& which, std::int64_t expert) 
 }
 
 struct WeightWriter::Impl {
-  h5::File file;
+  std::optional<h5::File> own;
+  h5::File* file;
   WeightsInfo info;
 };
 
-
 WeightWriter::WeightWriter(const std::string& path, const ModelShape& model, const WeightsInfo& info,
                            std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape) {
-  h5::File f = h5::File::open_append(path);
+  auto impl = std::unique_ptr<Impl>(new Impl{h5::File::open_append(path), nullptr, info});
+  impl->file = &*impl->own;
+  impl_ = std::move(impl);
+  create(model, info, w13_scale_shape, w2_scale_shape);
+}
+
+WeightWriter::WeightWriter(h5::File& file, const ModelShape& model, const WeightsInfo& info,
+                           std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape) {
+  impl_ = std::unique_ptr<Impl>(new Impl{std::nullopt, &file, info});
+  create(model, info, w13_scale_shape, w2_scale_shape);
+}
+
+void WeightWriter::create(const ModelShape& model, const WeightsInfo& info, const std::vector<std::int64_t>& w13_scale_shape,
+                          const std::vector<std::int64_t>& w2_scale_shape) {
+  h5::File& f = *impl_->file;
+  const std::string& path = f.path();
   const DtypeInfo& d = dtype_info(info.dtype, path + ":/weights");
   const std::int64_t per = d.elems_per_storage;
   const std::int64_t n1 = model.gated ? 2 * model.intermediate : model.intermediate;
@@ -130,20 +170,19 @@ WeightWriter::WeightWriter(const std::string& path, const ModelShape& model, con
       f.set_attr(n, "layout", info.scale_layout);
     }
   }
-  impl_ = std::unique_ptr<Impl>(new Impl{std::move(f), info});
 }
 
 WeightWriter::~WeightWriter() = default;
 
 void WeightWriter::write(const std::string& which, std::int64_t expert, const ExpertWeights& w) {
-  h5::File& f = impl_->file;
+  h5::File& f = *impl_->file;
   const std::string ds = ds_name(which, f.path());
   f.write_rows(ds, f.scalar(ds), expert, 1, w.w.bytes.data());
   if (w.scale) f.write_rows(ds + "_scale", f.scalar(ds + "_scale"), expert, 1, w.scale->bytes.data());
 }
 
 void WeightWriter::write_global_scales(const std::string& which, const std::vector<float>& per_expert) {
-  h5::File& f = impl_->file;
+  h5::File& f = *impl_->file;
   const std::string ds = ds_name(which, f.path()) + "_global_scale";
   f.write(ds, h5::Scalar::F32, {static_cast<std::int64_t>(per_expert.size())}, per_expert.data());
   f.set_attr(ds, "dtype", std::string("f32"));

@@ -3,6 +3,7 @@
 // chunked (1, N, K), so reading expert e touches one chunk).
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "traces/trace.hpp"
 
@@ -31,6 +32,10 @@ class WeightReader {
 
 }  // namespace moesim::traces
 
+namespace moesim::h5 {
+class File;
+}
+
 namespace moesim::traces {
 
 // Writes /weights/{w13,w2}[_scale] into an existing trace file one expert at a time, so a
@@ -39,7 +44,12 @@ class WeightWriter {
  public:
   // Opens `path` (written by write_trace) read-write and creates the datasets for `info`.
   // scale shapes are per expert ([rows, cols] of scale bytes) when info.has_scales.
+  // In-place (not atomic): prefer the h5::File& form inside write_trace(t, path, extra).
   WeightWriter(const std::string& path, const ModelShape& model, const WeightsInfo& info,
+               std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {});
+  // Writes into an open file (the one write_trace's `extra` callback gets), which the caller
+  // commits: the weights are part of the one atomic output.
+  WeightWriter(h5::File& file, const ModelShape& model, const WeightsInfo& info,
                std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {});
   ~WeightWriter();
   void write(const std::string& which, std::int64_t expert, const ExpertWeights& w);
@@ -47,6 +57,8 @@ class WeightWriter {
   void write_global_scales(const std::string& which, const std::vector<float>& per_expert);
 
  private:
+  void create(const ModelShape& model, const WeightsInfo& info, const std::vector<std::int64_t>& w13_scale_shape,
+              const std::vector<std::int64_t>& w2_scale_shape);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

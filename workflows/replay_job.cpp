@@ -100,7 +100,7 @@ ReplayReport run_replay(const ReplayRequest& r) {
   rep.fidelity = spec.fidelity;
   rep.assumptions = spec.assumptions;
   rep.against = other ? label(*other) : (against == "none" ? "" : against);
-  rep.threads = r.threads > 0 ? r.threads : replay::resolve_threads(0);
+  rep.threads = replay::resolve_threads(r.threads);  // --threads bound (1..cap) checked before any work
   for (std::size_t ci : calls) {
     const replay::CallInputs in = replay::call_inputs_from_trace(t, ci);
     replay::ReplayOptions ro;

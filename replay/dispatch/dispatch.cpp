@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "sim/core/error.hpp"
+#include "traces/context_rules.hpp"
 
 namespace moesim::dispatch {
 
@@ -34,7 +35,10 @@ std::int64_t local_experts(const ParallelConfig& pc, std::int64_t e) {
 std::vector<KernelCall> dispatch_call(const ParallelConfig& pc, const std::vector<std::int64_t>& per_rank,
                                       std::int64_t e, std::int64_t k, const std::vector<std::int64_t>& counts,
                                       const std::string& origin) {
-  if (pc.ep <= 0 || pc.dp <= 0 || pc.tp <= 0) throw InputError("--ep/--dp/--tp", "parallel sizes must be positive");
+  // Same rule as a trace's /context@tp/ep/dp (traces/context_rules.hpp).
+  traces::check_parallel_size("--ep", "ep", pc.ep);
+  traces::check_parallel_size("--dp", "dp", pc.dp);
+  traces::check_parallel_size("--tp", "tp", pc.tp);
   const std::int64_t total = std::accumulate(per_rank.begin(), per_rank.end(), std::int64_t{0});
   const std::int64_t local = local_experts(pc, e);
   std::vector<KernelCall> out;

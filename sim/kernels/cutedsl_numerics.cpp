@@ -45,7 +45,10 @@ class CuteDslStandard final : public nvfp4::Nvfp4MoeBase {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     const std::int64_t I = p.intermediate;
-    const auto [acc, alpha, deq, codes, sf, a2] = activation_buffers(ctx);
+    // Named references, not a structured binding: clang 14 cannot capture bindings in the
+    // OpenMP region below.
+    const ActivationBuffers bufs = activation_buffers(ctx);
+    EmuBuffer &acc = bufs.acc, &alpha = bufs.alpha, &deq = bufs.deq, &codes = bufs.codes, &sf = bufs.sf, &a2 = bufs.a2;
     const auto amax = slot_amax(ctx, acc, alpha, [](float g, float u, float a) { return nvfp4::swiglu_cutedsl(g, u, a); });
     const std::vector<float> a2_scale = calibrate_per_slot(p, amax);
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
@@ -159,7 +162,10 @@ class CuteDslBatched final : public nvfp4::Nvfp4MoeBase {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     const std::int64_t I = p.intermediate;
-    const auto [acc, alpha, deq, codes, sf, a2] = activation_buffers(ctx);
+    // Named references, not a structured binding: clang 14 cannot capture bindings in the
+    // OpenMP region below.
+    const ActivationBuffers bufs = activation_buffers(ctx);
+    EmuBuffer &acc = bufs.acc, &alpha = bufs.alpha, &deq = bufs.deq, &codes = bufs.codes, &sf = bufs.sf, &a2 = bufs.a2;
     auto act = [](float g, float u, float a) {
       const float gb = bf16_to_f32(bf16_rne(g * a)), ub = bf16_to_f32(bf16_rne(u * a));
       return bf16_to_f32(bf16_rne(gb / (1.0f + quant::expf_fast(-gb)) * ub));

@@ -33,7 +33,10 @@ class TrtllmNvfp4 final : public nvfp4::Nvfp4MoeBase {
     const MoeProblem& p = ctx.problem;
     const std::string& st = ctx.stage.id;
     const std::int64_t I = p.intermediate;
-    const auto [acc, alpha, deq, codes, sf, a2] = activation_buffers(ctx);
+    // Named references, not a structured binding: clang 14 cannot capture bindings in the
+    // OpenMP region below.
+    const ActivationBuffers bufs = activation_buffers(ctx);
+    EmuBuffer &acc = bufs.acc, &alpha = bufs.alpha, &deq = bufs.deq, &codes = bufs.codes, &sf = bufs.sf, &a2 = bufs.a2;
     // Calibration of the fc2 input scale (stand-in for the checkpoint's input_scale): amax of
     // silu(acc_g*alpha) * (acc_u*alpha).
     const std::vector<float> a2_scale = calibrate_per_slot(

@@ -103,6 +103,8 @@ class WeightProvider {
   virtual ~WeightProvider() = default;
   // which: "w13" ([N1, H]) or "w2" ([H, I]). Throws InputError on bad data.
   virtual ExpertMatrix read(const std::string& which, std::int64_t expert) const = 0;
+  // The file the weights come from ("" if none): replay names it in errors about them.
+  virtual std::string source() const { return {}; }
 };
 
 // Everything a stage may touch.

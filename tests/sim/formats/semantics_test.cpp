@@ -71,12 +71,16 @@ TEST(Semantics, Bf16IsTopHalfOfFp32Exhaustive) {
 }
 
 TEST(Semantics, Fp16MatchesCompilerFloat16Exhaustive) {
+#ifndef __FLT16_MANT_DIG__
+  GTEST_SKIP() << "this compiler has no _Float16 (clang < 15 on x86)";
+#else
   for (std::uint32_t h = 0; h < 65536; ++h) {
     const _Float16 x = std::bit_cast<_Float16>(static_cast<std::uint16_t>(h));
     const double d = to_double(kFP16, h);
     if (x != x) ASSERT_TRUE(std::isnan(d));
     else ASSERT_EQ(d, static_cast<double>(x)) << h;
   }
+#endif
 }
 
 }  // namespace moesim::fmt

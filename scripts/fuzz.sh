@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Fuzzing (issue 11): builds the libFuzzer harnesses with clang (build-fuzz/, ASan+UBSan,
+# coverage on the whole code), runs each for SECONDS, then runs the structured mutation
+# driver (scripts/mutate_traces.py) on the real optimised binary for MUT_SECONDS / MUTANTS,
+# and prints one table: runs, signals, hangs (> 20 s), peak RSS, exit codes, and whether
+# every exit 2 was one line naming the input file.
+#
+#   scripts/fuzz.sh [SECONDS_PER_HARNESS=60] [MUTANTS=300] [MUT_SECONDS=300]
+#   env: MOESIM_FUZZ_HARNESSES="trace models cli"  MOESIM_BIN=build/moesim  NICE=19
+#        MOESIM_FUZZ_BUILD=build-fuzz  MOESIM_FUZZ_KEEP=dir (keep crashing inputs/mutants)
+# Exit status 1 if any run broke a rule. Needs clang-14 + libclang-rt-14-dev + libomp-14-dev
+# (scripts/setup.sh installs them).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SECS="${1:-60}"
+MUTANTS="${2:-300}"
+MUT_SECS="${3:-300}"
+HARNESSES="${MOESIM_FUZZ_HARNESSES:-trace models cli}"
+BIN="${MOESIM_BIN:-build/moesim}"
+FB="${MOESIM_FUZZ_BUILD:-build-fuzz}"
+NICE="${NICE:-0}"
+KEEP="${MOESIM_FUZZ_KEEP:-}"
+
+if [ ! -f "$FB/build.ninja" ]; then
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$FB" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESIM_FUZZ=ON \
+    -DMOESIM_SANITIZE=ON -DMOESIM_BUILD_TESTS=OFF -DMOESIM_BUILD_BENCH=OFF ${MOESIM_FUZZ_CMAKE_ARGS:-} >/dev/null || exit 1
+fi
+targets=()
+for h in $HARNESSES; do targets+=("fuzz_$h"); done
+cmake --build "$FB" -j "${MOESIM_JOBS:-2}" --target "${targets[@]}" >/dev/null || { echo "fuzz.sh: harness build failed" >&2; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/moesim_fuzz.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+export MOESIM_FUZZ_TMP="$work"
+rows=()
+status=0
+for h in $HARNESSES; do
+  mkdir -p "$work/$h/corpus" "$work/$h/artifacts"
+  cp -r "fuzz/corpus/$h/." "$work/$h/corpus/"
+  log="$work/$h/log"
+  # -timeout=20: any input running over 20 s is a hang; -rss_limit_mb=1024: over 1 GB is a finding.
+  ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1" UBSAN_OPTIONS="print_stacktrace=1" \
+    timeout -k 10 $((SECS + 120)) nice -n "$NICE" "$FB/fuzz/fuzz_$h" "$work/$h/corpus" -max_total_time="$SECS" -timeout=20 \
+      -rss_limit_mb=1024 -malloc_limit_mb=1024 -max_len=1048576 -print_final_stats=1 -artifact_prefix="$work/$h/artifacts/" >"$log" 2>&1
+  rc=$?
+  runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  rss=$(grep -m1 'stat::peak_rss_mb' "$log" | awk '{print $2}')
+  sig=$(grep -c -E 'deadly signal|ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer' "$log")
+  hang=$(grep -c -E 'libFuzzer: timeout' "$log")
+  oom=$(grep -c -E 'libFuzzer: out-of-memory|malloc\(.*\) exceeds' "$log")
+  other=$(grep -c -E 'uncaught exception|terminate called' "$log")
+  [ "$rc" = 0 ] || status=1
+  if [ -n "$KEEP" ] && [ -n "$(ls -A "$work/$h/artifacts")" ]; then mkdir -p "$KEEP/$h"; cp "$work/$h/artifacts/"* "$log" "$KEEP/$h/"; fi
+  if [ "$rc" != 0 ]; then grep -m3 -E 'ERROR|==[0-9]+==|#[0-9]+ 0x' "$log" | sed "s/^/  $h: /" >&2; fi
+  rows+=("| fuzz_$h (libFuzzer, ${SECS} s) | ${runs:-0} | $sig | $hang | ${rss:-?} MB | $oom | - | exit $rc$([ "$other" != 0 ] && echo ", $other uncaught exception") | n/a (in-process: only InputError allowed) |")
+done
+
+mut_out="$work/mutate.txt"
+nice -n "$NICE" /usr/bin/python3 scripts/mutate_traces.py --moesim "$BIN" --count "$MUTANTS" --seconds "$MUT_SECS" \
+  --json "$work/mutate.json" ${KEEP:+--keep "$KEEP/mutants"} >"$mut_out" 2>&1 || status=1
+
+echo "fuzz.sh: ${SECS} s per harness, up to $MUTANTS mutants / ${MUT_SECS} s, $(date -u +%FT%TZ), $(git rev-parse --short HEAD)"
+head -1 "$mut_out"
+echo "| harness | runs | signals | hangs (>20 s) | peak RSS | >1 GB (<1 MB in) | max wall | exit codes | exit-2 one line naming file |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for r in "${rows[@]}"; do echo "$r"; done
+grep '^| mutate_traces' "$mut_out"
+grep '^  violation' "$mut_out" | head -20
+exit $status
