@@ -557,10 +557,17 @@ void File::check_storage(const std::string& ds, hid_t d, std::int64_t bytes) con
   H5Sget_simple_extent_dims(fs.id(), dims.data(), nullptr);
   if (rank <= 0 || H5Pget_chunk(dcpl.id(), rank, cdims.data()) != rank) fail(ds, "cannot read the chunk shape (corrupt file?)" + error_detail());
   std::int64_t want_chunks = 1;
+  std::int64_t chunk_bytes = bytes / std::max<std::int64_t>(1, checked_product(std::vector<std::int64_t>(dims.begin(), dims.end()), where));
   for (std::size_t i = 0; i < dims.size(); ++i) {
     if (cdims[i] == 0) fail(ds, "zero chunk dimension (corrupt file?)");
+    if (cdims[i] > static_cast<hsize_t>(INT64_MAX)) fail(ds, "chunk dimension does not fit in 64 bits (corrupt file?)");
     want_chunks = checked_mul(want_chunks, static_cast<std::int64_t>((dims[i] + cdims[i] - 1) / cdims[i]), where);
+    chunk_bytes = checked_mul(chunk_bytes, static_cast<std::int64_t>(cdims[i]), where);
   }
+  // libhdf5 allocates one whole chunk per read: a chunk far larger than the dataset is hostile.
+  require_within_budget(chunk_bytes, where, "one chunk of this dataset");
+  if (chunk_bytes > 8 * std::max<std::int64_t>(bytes, 65536))
+    fail(ds, "chunk of " + std::to_string(chunk_bytes) + " bytes for a dataset of " + std::to_string(bytes) + " bytes (corrupt file?)");
   if (static_cast<std::int64_t>(nchunks) != want_chunks)
     fail(ds, "stores " + std::to_string(nchunks) + " of its " + std::to_string(want_chunks) + " chunks (missing data)");
   std::int64_t stored = 0;

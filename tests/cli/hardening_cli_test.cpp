@@ -189,6 +189,16 @@ TEST_F(Hardening, ReaderCrashHangAndBlowUpAreOneLineErrors) {
 #endif
 }
 
+// Found by fuzz_trace: a corrupted global-heap reference makes libhdf5's H5HG_read (reached
+// from H5Aread of a variable-length string attribute) loop forever. The isolated reader's
+// deadline turns it into one line naming the file and the attribute being read.
+TEST_F(Hardening, LibHdf5GlobalHeapHangFromFuzzingIsOneLine) {
+  const std::string t = std::string(MOESIM_TEST_DATA_DIR) + "/hostile/global_heap_hang.h5";
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_one_line_error(run_env("MOESIM_READ_TIMEOUT=2", "inspect " + t), t, "did not finish within 2 s");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));
+}
+
 TEST_F(Hardening, MemoryBudgetRefusesADatasetBeforeReadingIt) {
   const std::string t = p("big.h5");
   auto s = run_moesim("synth -p mixtral-8x7b -t 300000 --mode routing -s 1 -o " + t);
