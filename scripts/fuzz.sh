@@ -8,6 +8,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS=60] [MUTANTS=300] [MUT_SECONDS=300]
 #   env: MOESIM_FUZZ_HARNESSES="trace models cli"  MOESIM_BIN=build/moesim  NICE=19
 #        MOESIM_FUZZ_BUILD=build-fuzz  MOESIM_FUZZ_KEEP=dir (keep crashing inputs/mutants)
+#        MOESIM_FUZZ_NO_BUILD=1 (run the harnesses already built in $MOESIM_FUZZ_BUILD/fuzz)
 # Exit status 1 if any run broke a rule. Needs clang-14 + libclang-rt-14-dev + libomp-14-dev
 # (scripts/setup.sh installs them).
 set -uo pipefail
@@ -21,13 +22,16 @@ FB="${MOESIM_FUZZ_BUILD:-build-fuzz}"
 NICE="${NICE:-0}"
 KEEP="${MOESIM_FUZZ_KEEP:-}"
 
-if [ ! -f "$FB/build.ninja" ]; then
+if [ "${MOESIM_FUZZ_NO_BUILD:-0}" = 1 ]; then :  # use the harnesses already in $FB/fuzz
+elif [ ! -f "$FB/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$FB" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESIM_FUZZ=ON \
     -DMOESIM_SANITIZE=ON -DMOESIM_BUILD_TESTS=OFF -DMOESIM_BUILD_BENCH=OFF ${MOESIM_FUZZ_CMAKE_ARGS:-} >/dev/null || exit 1
 fi
 targets=()
 for h in $HARNESSES; do targets+=("fuzz_$h"); done
-cmake --build "$FB" -j "${MOESIM_JOBS:-2}" --target "${targets[@]}" >/dev/null || { echo "fuzz.sh: harness build failed" >&2; exit 1; }
+if [ "${MOESIM_FUZZ_NO_BUILD:-0}" != 1 ]; then
+  cmake --build "$FB" -j "${MOESIM_JOBS:-2}" --target "${targets[@]}" >/dev/null || { echo "fuzz.sh: harness build failed" >&2; exit 1; }
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/moesim_fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

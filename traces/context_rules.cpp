@@ -99,8 +99,16 @@ void check_framework(const std::string& where, const std::string& fw) {
 }
 
 void check_backend(const std::string& where, const std::string& id) {
-  if (!safe_id(id) || !is_file(models_dir() + "/kernels/" + id + ".json"))
-    throw InputError(where, "unknown kernel backend '" + printable(id) + "' (known: the ids of models/kernels/*.json)");
+  // A kernel variant id (models/kernels/ID.json, what replay --variant takes) or the family
+  // name of one (ID_..., what check --backend takes: flashinfer_trtllm, triton, ...).
+  if (safe_id(id)) {
+    if (is_file(models_dir() + "/kernels/" + id + ".json")) return;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(models_dir() + "/kernels", ec))
+      if (e.path().extension() == ".json" && e.path().stem().string().rfind(id + "_", 0) == 0) return;
+  }
+  throw InputError(where, "unknown kernel backend '" + printable(id) +
+                              "' (known: the ids of models/kernels/*.json and their family prefixes)");
 }
 
 void check_tactic(const std::string& where, const std::string& tactic) {

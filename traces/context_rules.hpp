@@ -23,7 +23,7 @@ void check_device(const std::string& where, const std::string& device);
 void check_flashinfer_version(const std::string& where, const std::string& v);
 // NAME@REVISION with NAME one of models/frameworks/NAME.json.
 void check_framework(const std::string& where, const std::string& fw);
-// A kernel variant id: models/kernels/ID.json.
+// A kernel variant id (models/kernels/ID.json) or a family prefix of one (flashinfer_trtllm).
 void check_backend(const std::string& where, const std::string& id);
 // Printable ASCII without newlines, at most 256 bytes (free-form family-specific tactic text;
 // its keys are checked where the tactic is applied, e.g. replay::apply_triton_tactic).

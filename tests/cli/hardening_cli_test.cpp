@@ -199,6 +199,15 @@ TEST_F(Hardening, LibHdf5GlobalHeapHangFromFuzzingIsOneLine) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));
 }
 
+// Found by fuzz_trace: a corrupted global-heap object makes libhdf5's H5HG_read memcpy with
+// a wild length (ASan: memcpy-param-overlap; SIGSEGV without ASan) while reading the string
+// attribute /context@tactic. The isolated reader dies; moesim reports one line, exit 2.
+TEST_F(Hardening, LibHdf5GlobalHeapCrashFromFuzzingIsOneLine) {
+  const std::string t = std::string(MOESIM_TEST_DATA_DIR) + "/hostile/global_heap_segv.h5";
+  for (const char* cmd : {"inspect ", "check --device h100 ", "replay "})
+    expect_one_line_error(run_moesim(cmd + t), t, "the HDF5 reader crashed (SIG");
+}
+
 TEST_F(Hardening, MemoryBudgetRefusesADatasetBeforeReadingIt) {
   const std::string t = p("big.h5");
   auto s = run_moesim("synth -p mixtral-8x7b -t 300000 --mode routing -s 1 -o " + t);
