@@ -1,5 +1,7 @@
 #include "cli/registry.hpp"
 
+#include <algorithm>
+
 #include "cli/common.hpp"
 #include "sim/core/error.hpp"
 
@@ -34,7 +36,19 @@ bool parse_options(const std::vector<std::string>& args, const po::options_descr
     po::notify(vm);
     if (stop_after_parse()) throw StopAfterParse();
   } catch (const po::error& e) {
-    throw InputError("moesim " + args[0], std::string(e.what()) + " (see moesim " + args[0] + " --help)");
+    // Boost 1.81's error_with_option_name::what() substitutes %value%-style placeholders in a
+    // loop that never ends when an argument itself contains one (found by fuzz/fuzz_cli:
+    // `moesim check --ep 'a%value%'` hung): with a '%' in any argument, build the line here.
+    const bool pct = std::any_of(rest.begin(), rest.end(), [](const std::string& a) { return a.find('%') != std::string::npos; });
+    std::string msg;
+    if (pct) {
+      const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+      msg = "invalid command line" + (named ? " at option '" + named->get_option_name() + "'" : std::string()) +
+            " (an argument contains '%')";
+    } else {
+      msg = e.what();
+    }
+    throw InputError("moesim " + args[0], msg + " (see moesim " + args[0] + " --help)");
   }
   return true;
 }

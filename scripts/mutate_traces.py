@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -23,10 +24,21 @@ import sys
 import tempfile
 import time
 
+import warnings
+
 import h5py
 import numpy as np
 
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # numpy's out-of-range casts are the point
+
 HANG_S = 20.0
+MAX_READ = 1 << 26  # mutators never load a dataset over 64 MiB (a stacked "declared larger" mutant)
+
+
+def load(d):
+    if d.size * d.dtype.itemsize > MAX_READ:
+        raise ValueError("dataset too large to mutate in memory")
+    return d[()]
 
 
 def all_objects(f):
@@ -79,7 +91,7 @@ def m_drop_attr(f, r):
 
 def m_reshape(f, r):
     n = r.choice(datasets(f))
-    d = f[n][()]
+    d = load(f[n])
     shapes = [(d.size,), (1,) + d.shape, d.shape[::-1], (max(d.size // 2, 1),)]
     s = r.choice(shapes)
     flat = d.reshape(-1)
@@ -90,7 +102,7 @@ def m_reshape(f, r):
 
 def m_retype(f, r):
     n = r.choice(datasets(f))
-    d = f[n][()]
+    d = load(f[n])
     t = r.choice([np.float64, np.int32, np.int64, np.uint8, np.uint16, np.float32, np.int16, np.float16, np.uint64])
     rewrite(f, n, d.astype(t))
 
@@ -112,7 +124,7 @@ def m_odd_attr_type(f, r):
 def m_nan_inf(f, r):
     cands = [n for n in datasets(f) if f[n].dtype.kind in "fu" and f[n].size]
     n = r.choice(cands)
-    d = f[n][()].copy()
+    d = load(f[n]).copy()
     flat = d.reshape(-1)
     i = r.randrange(flat.size)
     if d.dtype.kind == "f":
@@ -127,14 +139,14 @@ def m_nan_inf(f, r):
 def m_ids(f, r):
     cands = [n for n in datasets(f) if n.endswith("topk_ids")]
     n = r.choice(cands)
-    d = f[n][()].copy()
+    d = load(f[n]).copy()
     d.reshape(-1)[r.randrange(d.size)] = r.choice([-1, -2, 2**31 - 1, -(2**31), int(f["/model"].attrs["num_experts"]), 10**6])
     f[n][...] = d
 
 
 def m_dup_ids(f, r):
     n = r.choice([n for n in datasets(f) if n.endswith("topk_ids")])
-    d = f[n][()].copy()
+    d = load(f[n]).copy()
     if d.ndim == 2 and d.shape[1] > 1:
         d[r.randrange(d.shape[0]), 1] = d[0, 0] if d.shape[0] else 0
     f[n][...] = d
@@ -186,7 +198,7 @@ def m_declared_larger(f, r):
     if d.ndim == 0 or d.size == 0:
         return
     attrs = dict(d.attrs)
-    data = d[()]
+    data = load(d)
     del f[n]
     shape = (data.shape[0] * r.choice([2, 1000, 100000]),) + data.shape[1:]
     nd = f.create_dataset(n, shape=shape, dtype=data.dtype, chunks=True, maxshape=(None,) + data.shape[1:])
@@ -208,7 +220,7 @@ def m_many_calls(f, r):
 
 def m_filters(f, r):
     n = r.choice([n for n in datasets(f) if f[n].size])
-    d = f[n][()]
+    d = load(f[n])
     kw = r.choice([dict(compression="gzip", compression_opts=9), dict(compression="lzf"), dict(scaleoffset=0) if d.dtype.kind in "iu" else dict(shuffle=True),
                    dict(shuffle=True, fletcher32=True, chunks=True), dict(compression="gzip", shuffle=True)])
     rewrite(f, n, d, **kw)
@@ -236,7 +248,7 @@ def m_masked(f, r):
         if g.startswith("/calls/") and g.count("/") == 2:
             f[g].attrs["ids_masked"] = np.int64(r.choice([0, 1, 2**40]))
             if g + "/topk_ids" in f:
-                d = f[g + "/topk_ids"][()].copy()
+                d = load(f[g + "/topk_ids"]).copy()
                 if d.size:
                     d.reshape(-1)[: max(1, d.size // 3)] = -1
                     f[g + "/topk_ids"][...] = d
@@ -251,10 +263,10 @@ def m_weights(f, r):
     if choice == 0:
         f[n].attrs["dtype"] = r.choice(["fp8_e4m3fn", "bf16", "e2m1x2", "f64", "bogus"])
     elif choice == 1:
-        d = f[n][()]
+        d = load(f[n])
         rewrite(f, n, d[: max(1, d.shape[0] - 1)])
     else:
-        d = f[n][()]
+        d = load(f[n])
         rewrite(f, n, d, chunks=(1,) + d.shape[1:], compression="gzip")
 
 
@@ -321,7 +333,8 @@ def run_one(cmd, timeout, errpath):
     reaped (the isolated reader), so each run is measured on its own."""
     t0 = time.monotonic()
     with open(errpath, "wb") as ef:
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=ef, start_new_session=True)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=ef, start_new_session=True,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2))
     hung = False
     while True:
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -352,6 +365,9 @@ def main():
     ap.add_argument("--keep", default="", help="directory to keep mutants that violated a rule")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
+    # The driver itself stays under 4 GiB (a runaway mutation must not take the machine down);
+    # each moesim run gets the limit lifted again (preexec_fn) and is measured on its own.
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.RLIM_INFINITY))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     seeds = a.seeds or [os.path.join(root, "fuzz/corpus/trace", s) for s in sorted(os.listdir(os.path.join(root, "fuzz/corpus/trace")))
                         if s.endswith(".h5")]
@@ -413,6 +429,9 @@ def main():
                 shutil.copyfile(mpath, os.path.join(a.keep, "mutant_%06d_%s.h5" % (i, cmd_name)))
         os.unlink(mpath)
         i += 1
+        if a.json and stats["runs"] % 200 == 0:  # partial figures survive an interrupted run
+            with open(a.json, "w") as f:
+                json.dump(stats, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
     print("mutation driver: %d mutants of %d seed(s) through %s (seed %d), %d mutations not applicable" %
           (stats["runs"], len(seeds), "/".join(cmds), a.seed, stats["mutation_errors"]))

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <algorithm>
 #include <functional>
 #include <cstdio>
 #include <filesystem>
@@ -266,6 +267,18 @@ TEST_F(Hardening, ThreadsAreBounded) {
     auto r = run_moesim(std::string("replay ") + kGolden + " --threads=" + n);
     EXPECT_EQ(r.rc, 2) << r.out;
     EXPECT_NE(r.out.find("--threads"), std::string::npos) << r.out;
+  }
+}
+
+// Found by fuzz_cli: Boost.Program_options' error text substitution loops forever when an
+// argument contains a placeholder such as %value%; moesim hung instead of exiting 2.
+TEST_F(Hardening, OptionValueWithBoostPlaceholderIsOneLineNotAHang) {
+  for (const char* args : {"check --ep 'a%value%'", "check '--x%canonical_option%'", "synth -p x --tokens '%value%' -o /dev/null"}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = run_moesim(std::string("--version >/dev/null; timeout 20 ") + MOESIM_BINARY + " " + args);
+    EXPECT_EQ(r.rc, 2) << args << ": " << r.out;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << args;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   }
 }
 
