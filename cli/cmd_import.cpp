@@ -1,0 +1,137 @@
+// moesim import KIND ...: real data in. Each kind parses its options into its importer's
+// request, makes one library call (traces/import/) and renders the result (reports/).
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "cli/registry.hpp"
+#include "reports/import_report.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/paths.hpp"
+#include "traces/import/flashinfer_dump.hpp"
+#include "traces/import/hf_checkpoint.hpp"
+#include "traces/import/routed_experts.hpp"
+
+namespace moesim::cli {
+namespace {
+
+using traces::import::ImportResult;
+
+struct Kind {
+  const char* name;
+  const char* summary;
+  std::function<ImportResult(const std::vector<std::string>& args, bool& json, bool& help)> run;
+};
+
+ImportResult hf_checkpoint(const std::vector<std::string>& args, bool& json, bool& help) {
+  traces::import::HfCheckpointRequest q;
+  po::options_description opts("import hf-checkpoint options");
+  opts.add_options()
+      ("checkpoint", po::value(&q.checkpoint)->required(), "checkpoint directory (config.json + model.safetensors.index.json + shards) or one .safetensors file")
+      ("layer", po::value(&q.layer)->required(), "decoder layer index (a MoE layer); 'all' is refused until traces hold several layers")
+      ("calls", po::value(&q.calls_from)->required(), "trace whose calls (routing, activations) the weights replay (moesim synth, or any importer)")
+      ("output,o", po::value(&q.output)->required(), "output trace")
+      ("config", po::value(&q.config), "config.json (default: the checkpoint directory's)")
+      ("drop-biases", po::bool_switch(&q.drop_biases), "import gpt-oss experts without their (non-zero) biases; replay then differs from the model")
+      ("json", po::bool_switch(&json), "print the result as JSON");
+  po::positional_options_description pos;
+  pos.add("checkpoint", 1);
+  po::variables_map vm;
+  if (!parse_options(args, opts, pos, vm, "import hf-checkpoint DIR --layer L --calls ROUTING.h5 -o OUT.h5 [--config config.json] [--drop-biases]")) {
+    help = true;
+    return {};
+  }
+  q.models_dir = models_dir();
+  return traces::import::import_hf_checkpoint(q);
+}
+
+ImportResult routed(const std::string& engine, const std::vector<std::string>& args, bool& json, bool& help) {
+  traces::import::RoutedExpertsRequest q;
+  q.engine = engine;
+  po::options_description opts("import " + engine + "-routed-experts options");
+  opts.add_options()
+      ("input", po::value(&q.inputs)->composing()->required(),
+       engine == "vllm" ? "response JSON / JSONL (choices[i].routed_experts, base64 .npy) or raw .npy files"
+                        : "response JSON / JSONL (meta_info.routed_experts or sglext.routed_experts, base64 int32)")
+      ("config", po::value(&q.config)->required(), "the served model's Hugging Face config.json")
+      ("layer", po::value(&q.layer)->required(), "MoE layer to keep (dense layers are dropped); 'all' is refused until traces hold several layers")
+      ("output,o", po::value(&q.output)->required(), "output trace")
+      ("tokens-per-call", po::value(&q.tokens_per_call)->default_value(0), "0: one call per request; N: requests concatenated and cut every N tokens")
+      ("weights", po::value(&q.weights)->default_value("uniform"), "uniform (1/K; no engine captures routing weights) | counts (expert_counts only)")
+      ("framework", po::value(&q.framework), "recording context framework@revision (default: the engine name)")
+      ("device", po::value(&q.device), "recording context device (e.g. b200)")
+      ("json", po::bool_switch(&json), "print the result as JSON");
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  po::variables_map vm;
+  if (!parse_options(args, opts, pos, vm, "import " + engine + "-routed-experts RESPONSES... --config config.json --layer L -o OUT.h5")) {
+    help = true;
+    return {};
+  }
+  q.models_dir = models_dir();
+  return traces::import::import_routed_experts(q);
+}
+
+ImportResult flashinfer_dump(const std::vector<std::string>& args, bool& json, bool& help) {
+  traces::import::FlashinferDumpRequest q;
+  po::options_description opts("import flashinfer-dump options");
+  opts.add_options()
+      ("input", po::value(&q.input)->required(), "a call directory, a dump root (FLASHINFER_DUMP_DIR) or its session.jsonl")
+      ("output,o", po::value(&q.output)->required(), "output trace")
+      ("device", po::value(&q.device), "recording device (the dump records only cuda:N), e.g. b200, sm90")
+      ("log", po::value(&q.log), "FLASHINFER_LOGDEST file: its 'Compute capability' line gives the device")
+      ("json", po::bool_switch(&json), "print the result as JSON");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  if (!parse_options(args, opts, pos, vm, "import flashinfer-dump DUMP_DIR|CALL_DIR|session.jsonl -o OUT.h5 [--device D | --log FILE]")) {
+    help = true;
+    return {};
+  }
+  q.models_dir = models_dir();
+  q.source_dir = source_dir();
+  q.python = std::getenv("MOESIM_PYTHON") ? std::getenv("MOESIM_PYTHON") : "/usr/bin/python3";
+  return traces::import::import_flashinfer_dump(q);
+}
+
+const std::vector<Kind>& kinds() {
+  static const std::vector<Kind> k{
+      {"hf-checkpoint", "one MoE layer's experts from a Hugging Face safetensors checkpoint (bf16, fp8 128x128, ModelOpt NVFP4/FP8, gpt-oss MXFP4)", hf_checkpoint},
+      {"flashinfer-dump", "FlashInfer API-logging level-10 dumps (fused-MoE entry points; crash point, version)", flashinfer_dump},
+      {"vllm-routed-experts", "per-request routed expert ids returned by vLLM (--enable-return-routed-experts)",
+       [](const std::vector<std::string>& a, bool& j, bool& h) { return routed("vllm", a, j, h); }},
+      {"sglang-routed-experts", "per-request routed expert ids returned by SGLang (return_routed_experts)",
+       [](const std::vector<std::string>& a, bool& j, bool& h) { return routed("sglang", a, j, h); }},
+  };
+  return k;
+}
+
+int run_import(const std::vector<std::string>& args) {
+  auto list = [] {
+    std::string s;
+    for (const auto& k : kinds()) s += std::string(s.empty() ? "" : ", ") + k.name;
+    return s;
+  };
+  if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
+    std::cout << "usage: moesim import KIND [options]   (moesim import KIND --help)\n\nkinds:\n";
+    for (const auto& k : kinds()) std::cout << "  " << k.name << "  " << k.summary << "\n";
+    return args.size() < 2 ? kExitBadInput : kExitOk;
+  }
+  for (const auto& k : kinds()) {
+    if (args[1] != k.name) continue;
+    std::vector<std::string> sub{"import " + args[1]};
+    sub.insert(sub.end(), args.begin() + 2, args.end());
+    bool json = false, help = false;
+    const ImportResult r = k.run(sub, json, help);
+    if (help) return kExitOk;
+    std::cout << (json ? reports::format_import_json(r) : reports::format_import_text(r));
+    return kExitOk;
+  }
+  throw InputError("moesim import " + args[1], "unknown import kind (known: " + list() + ")");
+}
+
+const Registrar reg("import", "import real data (HF checkpoints, engine routing captures, FlashInfer dumps) into a trace", run_import);
+
+}  // namespace
+}  // namespace moesim::cli

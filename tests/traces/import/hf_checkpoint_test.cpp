@@ -1,0 +1,181 @@
+// moesim import hf-checkpoint on tiny sharded checkpoints written by tests/traces/import/py/
+// hf_fixture.py (plain Python + numpy, real names, dtypes and index JSON). Two independent
+// checks per format:
+//  1. the imported /weights, decoded by numpy from the trace-format definition
+//     (check_weights.py), equal exactly the values the checkpoint stands for, as numpy
+//     computes them from the checkpoint format's definition (E2M1/E4M3/E8M0 LUTs, DeepSeek
+//     scale_inv blocks, gpt-oss row interleave, vLLM's gate weight_scale_2 for w13);
+//  2. with calls from `moesim synth`, the trace replays through a kernel variant and stays
+//     within the bound its format allows against the fp64 reference (which reads the same
+//     weights exactly, so the distance is the variant's own rounding):
+//     - bf16 (Triton): GEMM1 is fp32-accumulated exact bf16 products rounded once to bf16
+//       (<= 2^-9 relative per element): rel L2 < 2^-8; the layer output passes four bf16
+//       roundings (gemm1, activation, gemm2, finalize): < 2^-6;
+//     - fp8 128x128 (Triton w8a8): activations rounded to e4m3 (<= 2^-4 relative per normal
+//       element) once before GEMM1: < 2^-4; requantized again before GEMM2: output < 2^-3;
+//     - NVFP4 (TRTLLM-gen): e2m1 activations with e4m3 block scales put rel L2 near 0.15; a
+//       lost, doubled or swapped global scale puts it near or above 1: output < 0.5;
+//     - gpt-oss MXFP4: its activation (swigluoai: clamp 7, alpha 1.702) is modelled by no
+//       variant, so the replay must refuse, naming it.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "tests/traces/import/import_test_util.hpp"
+
+namespace {
+
+using namespace moesim::testing;
+namespace fs = std::filesystem;
+
+double stage_rel_l2(const std::string& json, const std::string& stage) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(json, ec);
+  if (ec) {
+    ADD_FAILURE() << "not JSON: " << json.substr(0, 400);
+    return 1e9;
+  }
+  const auto& d = v.as_object().at("calls").as_array().at(0).as_object().at("diff").as_object();
+  for (const auto& s : d.at("stages").as_array())
+    if (s.as_object().at("stage").as_string() == stage && s.as_object().at("compared").as_bool())
+      return s.as_object().at("diff").as_object().at("rel_l2").as_double();
+  ADD_FAILURE() << "stage " << stage << " not compared in " << json.substr(0, 400);
+  return 1e9;
+}
+
+struct Imported {
+  fs::path dir, trace;
+};
+
+Imported import_format(const std::string& fmt, const std::string& extra = "") {
+  Imported r;
+  r.dir = fresh_dir("hf_" + fmt);
+  const fs::path ck = r.dir / "ckpt";
+  auto w = run_sh(import_py("hf_fixture.py") + " " + fmt + " " + ck.string());
+  EXPECT_EQ(w.rc, 0) << w.out;
+  const std::string calls = (r.dir / "calls.h5").string();
+  auto s = run_moesim("synth -p qwen3-30b-a3b --experts 4 --top-k 2 --hidden 256 --intermediate 128 -t 16 --activations --seed 1 -o " + calls);
+  EXPECT_EQ(s.rc, 0) << s.out;
+  r.trace = r.dir / "out.h5";
+  auto i = run_moesim("import hf-checkpoint " + ck.string() + " --layer 1 --calls " + calls + " -o " + r.trace.string() + " " + extra);
+  EXPECT_EQ(i.rc, 0) << i.out;
+  auto c = run_sh(import_py("check_weights.py") + " " + r.trace.string() + " " + (ck / "expected").string());
+  EXPECT_EQ(c.rc, 0) << c.out;
+  EXPECT_NE(c.out.find("ok 8"), std::string::npos) << c.out;  // 4 experts x (w13, w2)
+  return r;
+}
+
+std::string replay(const Imported& r, const std::string& variant) {
+  auto x = run_moesim("replay " + r.trace.string() + " --variant " + variant + " --against reference --json", false);
+  EXPECT_LE(x.rc, 1) << x.out;
+  return x.out;
+}
+
+TEST(ImportHfCheckpoint, Bf16Qwen3ShardedWeightsExactAndReplayWithinBf16Bounds) {
+  const auto r = import_format("bf16");
+  const auto j = replay(r, "triton_bf16");
+  EXPECT_LT(stage_rel_l2(j, "gemm1"), 1.0 / 256);
+  EXPECT_LT(stage_rel_l2(j, "finalize"), 1.0 / 64);
+}
+
+TEST(ImportHfCheckpoint, Bf16MixtralNamingW1W3W2) {
+  const auto r = import_format("bf16-mixtral");
+  const auto j = replay(r, "triton_bf16");
+  EXPECT_LT(stage_rel_l2(j, "gemm1"), 1.0 / 256);
+}
+
+TEST(ImportHfCheckpoint, Fp8BlockDeepSeekScaleInvExactAndReplayWithinE4m3Bounds) {
+  const auto r = import_format("fp8");
+  const auto j = replay(r, "triton_fp8_block128");
+  const double g1 = stage_rel_l2(j, "gemm1");
+  EXPECT_LT(g1, 1.0 / 16);
+  EXPECT_GT(g1, 0.0);
+  EXPECT_LT(stage_rel_l2(j, "finalize"), 1.0 / 8);
+}
+
+TEST(ImportHfCheckpoint, Nvfp4ModelOptExactWithGateScale2AndReplayWithinNvfp4Bound) {
+  const auto r = import_format("nvfp4");
+  const auto j = replay(r, "flashinfer_trtllm_nvfp4");
+  EXPECT_LT(stage_rel_l2(j, "finalize"), 0.5);
+}
+
+TEST(ImportHfCheckpoint, Nvfp4MixedPrecisionMapIsRead) {
+  import_format("nvfp4-mixed");
+}
+
+TEST(ImportHfCheckpoint, Mxfp4GptOssDeinterleavedExactAndReplayRefusesSwigluoai) {
+  const auto r = import_format("mxfp4");
+  auto x = run_moesim("replay " + r.trace.string() + " --variant flashinfer_cutlass_mxfp4_bf16_sm90 --against reference");
+  EXPECT_EQ(x.rc, 2) << x.out;
+  EXPECT_NE(x.out.find("swigluoai"), std::string::npos) << x.out;
+}
+
+// ---------------------------------------------------------------- refusals (exit 2, one line)
+
+struct Refusal {
+  int rc;
+  std::string out;
+};
+
+Refusal import_expect_fail(const fs::path& ck, const std::string& dir, const std::string& extra) {
+  const std::string calls = (fs::path(dir) / "calls.h5").string();
+  if (!fs::exists(calls))
+    run_moesim("synth -p qwen3-30b-a3b --experts 4 --top-k 2 --hidden 256 --intermediate 128 -t 4 --activations -o " + calls);
+  auto r = run_moesim("import hf-checkpoint " + ck.string() + " --calls " + calls + " -o " + dir + "/bad.h5 " + extra);
+  EXPECT_FALSE(fs::exists(dir + "/bad.h5")) << "a failed import left an output";
+  return {r.rc, r.out};
+}
+
+TEST(ImportHfCheckpoint, RefusesDenseLayerAllLayersAndNonZeroBias) {
+  const auto d = fresh_dir("hf_refuse");
+  ASSERT_EQ(run_sh(import_py("hf_fixture.py") + " bf16 " + (d / "ck").string()).rc, 0);
+  auto a = import_expect_fail(d / "ck", d.string(), "--layer 0");
+  EXPECT_EQ(a.rc, 2);
+  EXPECT_NE(a.out.find("dense"), std::string::npos) << a.out;
+  EXPECT_TRUE(one_line(a.out)) << a.out;
+  auto b = import_expect_fail(d / "ck", d.string(), "--layer all");
+  EXPECT_EQ(b.rc, 2);
+  EXPECT_NE(b.out.find("issue 18"), std::string::npos) << b.out;
+  ASSERT_EQ(run_sh(import_py("hf_fixture.py") + " mxfp4 " + (d / "gb").string() + " --hostile nonzero-bias").rc, 0);
+  auto c = import_expect_fail(d / "gb", d.string(), "--layer 1");
+  EXPECT_EQ(c.rc, 2);
+  EXPECT_NE(c.out.find("gate_up_proj_bias"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("--drop-biases"), std::string::npos) << c.out;
+  auto ok = run_moesim("import hf-checkpoint " + (d / "gb").string() + " --layer 1 --calls " + (d / "calls.h5").string() + " -o " +
+                       (d / "gb.h5").string() + " --drop-biases");
+  EXPECT_EQ(ok.rc, 0) << ok.out;
+  EXPECT_NE(ok.out.find("dropped"), std::string::npos) << ok.out;
+}
+
+TEST(ImportHfCheckpoint, TruncatedShardNamesShard) {
+  const auto d = fresh_dir("hf_trunc");
+  ASSERT_EQ(run_sh(import_py("hf_fixture.py") + " fp8 " + (d / "ck").string()).rc, 0);
+  const auto shard = d / "ck" / "model-00002-of-00002.safetensors";
+  fs::resize_file(shard, fs::file_size(shard) - 100);
+  auto r = import_expect_fail(d / "ck", d.string(), "--layer 1");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("model-00002-of-00002.safetensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("truncated"), std::string::npos) << r.out;
+  EXPECT_TRUE(one_line(r.out)) << r.out;
+}
+
+TEST(ImportHfCheckpoint, IndexShardEscapingTheDirectoryIsRefused) {
+  const auto d = fresh_dir("hf_escape");
+  ASSERT_EQ(run_sh(import_py("hf_fixture.py") + " bf16 " + (d / "ck").string()).rc, 0);
+  std::ofstream(d / "ck" / "model.safetensors.index.json") << R"({"weight_map": {"model.layers.1.mlp.experts.0.down_proj.weight": "../../etc/passwd"}})";
+  auto r = import_expect_fail(d / "ck", d.string(), "--layer 1");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("not a file name"), std::string::npos) << r.out;
+}
+
+TEST(ImportHfCheckpoint, RoutingForAnotherModelIsRefused) {
+  const auto d = fresh_dir("hf_mismatch");
+  ASSERT_EQ(run_sh(import_py("hf_fixture.py") + " bf16 " + (d / "ck").string()).rc, 0);
+  run_moesim("synth -p qwen3-30b-a3b --experts 8 --top-k 2 --hidden 256 -t 4 -o " + (d / "calls.h5").string());
+  auto r = import_expect_fail(d / "ck", d.string(), "--layer 1");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("E=8"), std::string::npos) << r.out;
+}
+
+}  // namespace

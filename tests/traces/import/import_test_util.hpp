@@ -1,0 +1,43 @@
+#pragma once
+// Shared helpers for importer tests: a per-test temp dir, Debian's python3 running the
+// fixture writers in tests/traces/import/py, and the moesim CLI.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "tests/support/cli_run.hpp"
+
+namespace moesim::testing {
+
+inline std::string import_py(const std::string& script) {
+  return std::string(MOESIM_PYTHON) + " " + std::string(MOESIM_TEST_DATA_DIR) + "/../traces/import/py/" + script;
+}
+
+// Runs a shell command, returns exit code and combined output.
+inline CliRun run_sh(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {};
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  const auto d = std::filesystem::temp_directory_path() / ("moesim_import_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// One line of output (the CLI's error line) has no newline before its end.
+inline bool one_line(const std::string& s) {
+  const auto p = s.find('\n');
+  return p == std::string::npos || p == s.size() - 1;
+}
+
+}  // namespace moesim::testing
