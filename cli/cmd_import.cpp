@@ -12,6 +12,7 @@
 #include "traces/import/flashinfer_dump.hpp"
 #include "traces/import/hf_checkpoint.hpp"
 #include "traces/import/routed_experts.hpp"
+#include "traces/import/sglang_distribution.hpp"
 
 namespace moesim::cli {
 namespace {
@@ -73,6 +74,8 @@ ImportResult routed(const std::string& engine, const std::vector<std::string>& a
   return traces::import::import_routed_experts(q);
 }
 
+std::string python();
+
 ImportResult flashinfer_dump(const std::vector<std::string>& args, bool& json, bool& help) {
   traces::import::FlashinferDumpRequest q;
   po::options_description opts("import flashinfer-dump options");
@@ -91,8 +94,32 @@ ImportResult flashinfer_dump(const std::vector<std::string>& args, bool& json, b
   }
   q.models_dir = models_dir();
   q.source_dir = source_dir();
-  q.python = std::getenv("MOESIM_PYTHON") ? std::getenv("MOESIM_PYTHON") : "/usr/bin/python3";
+  q.python = python();
   return traces::import::import_flashinfer_dump(q);
+}
+
+std::string python() { return std::getenv("MOESIM_PYTHON") ? std::getenv("MOESIM_PYTHON") : "/usr/bin/python3"; }
+
+ImportResult sglang_distribution(const std::vector<std::string>& args, bool& json, bool& help) {
+  traces::import::SglangDistributionRequest q;
+  po::options_description opts("import sglang-expert-distribution options");
+  opts.add_options()
+      ("input", po::value(&q.input)->required(), "expert_distribution_recorder_*.pt (per_token, per_pass or stat mode)")
+      ("config", po::value(&q.config)->required(), "the model's Hugging Face config.json")
+      ("layer", po::value(&q.layer)->required(), "MoE layer to keep; 'all' is refused until traces hold several layers")
+      ("output,o", po::value(&q.output)->required(), "output trace")
+      ("json", po::bool_switch(&json), "print the result as JSON");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  if (!parse_options(args, opts, pos, vm, "import sglang-expert-distribution FILE.pt --config config.json --layer L -o OUT.h5")) {
+    help = true;
+    return {};
+  }
+  q.models_dir = models_dir();
+  q.source_dir = source_dir();
+  q.python = python();
+  return traces::import::import_sglang_distribution(q);
 }
 
 const std::vector<Kind>& kinds() {
@@ -103,6 +130,7 @@ const std::vector<Kind>& kinds() {
        [](const std::vector<std::string>& a, bool& j, bool& h) { return routed("vllm", a, j, h); }},
       {"sglang-routed-experts", "per-request routed expert ids returned by SGLang (return_routed_experts)",
        [](const std::vector<std::string>& a, bool& j, bool& h) { return routed("sglang", a, j, h); }},
+      {"sglang-expert-distribution", "SGLang expert-distribution recorder dumps (per_token batches; per_pass / stat counts)", sglang_distribution},
   };
   return k;
 }

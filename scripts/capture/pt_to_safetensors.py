@@ -3,7 +3,12 @@
 safetensors file, with Debian's python3-torch and nothing else (no python3-safetensors).
 moesim's importers call it so that only one tensor reader (safetensors, C++) exists.
 
-  pt_to_safetensors.py IN.pt OUT.safetensors
+  pt_to_safetensors.py IN.pt OUT.safetensors [--tree OUT.json]
+
+With --tree, IN.pt may hold any tree of dicts, lists, ints, floats, strings, None and tensors
+(SGLang's expert-distribution recorder dumps): tensors go to OUT.safetensors under their
+dotted path ("records.0.topk_ids_of_layer") and OUT.json mirrors the tree with each tensor
+replaced by {"__tensor__": path}.
 
 torch.load(weights_only) refuses pickled code; anything but a dict of tensors (values nested in
 lists are flattened by FlashInfer into <key>__<i> already) is an error naming the key.
@@ -33,6 +38,28 @@ def main():
             msg += " (this torch has no float8 dtypes; re-dump with FLASHINFER_DUMP_SAFETENSORS=1)"
         print(f"{src}: cannot load: {msg}", file=sys.stderr)
         return 2
+    tree = None
+    if len(sys.argv) > 4 and sys.argv[3] == "--tree":
+        flat = {}
+
+        def walk(v, path):
+            if isinstance(v, torch.Tensor):
+                flat[path] = v
+                return {"__tensor__": path}
+            if isinstance(v, dict):
+                return {str(k): walk(x, f"{path}.{k}" if path else str(k)) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [walk(x, f"{path}.{i}") for i, x in enumerate(v)]
+            if v is None or isinstance(v, (bool, int, float, str)):
+                return v
+            raise TypeError(f"{path}: unsupported value of type {type(v).__name__}")
+
+        try:
+            tree = walk(d, "")
+        except TypeError as e:
+            print(f"{src}: {e}", file=sys.stderr)
+            return 2
+        d = flat
     if not isinstance(d, dict):
         print(f"{src}: expected a dict of tensors, got {type(d).__name__}", file=sys.stderr)
         return 2
@@ -63,6 +90,10 @@ def main():
         for b in blobs:
             f.write(b)
     os.replace(tmp, dst)
+    if tree is not None:
+        with open(sys.argv[4] + ".tmp", "w") as f:
+            json.dump(tree, f)
+        os.replace(sys.argv[4] + ".tmp", sys.argv[4])
     return 0
 
 

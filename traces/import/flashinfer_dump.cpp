@@ -15,6 +15,7 @@
 #include "models/lib/json_node.hpp"
 #include "sim/core/bits.hpp"
 #include "sim/core/error.hpp"
+#include "traces/import/pt_convert.hpp"
 #include "traces/import/safetensors.hpp"
 #include "traces/trace_io.hpp"
 #include "traces/weights.hpp"
@@ -129,13 +130,8 @@ struct Call {
   const EntryPoint* ep = nullptr;
   std::vector<std::string> params;
   std::unique_ptr<SafetensorsFile> in, out;
-  std::string tmp_in, tmp_out;
+  PtConverted pt_in, pt_out;
   std::string where(const std::string& key) const { return (dir / (in ? fs::path(in->path()).filename() : "inputs")).string() + ":" + key; }
-  ~Call() {
-    std::error_code ec;
-    if (!tmp_in.empty()) fs::remove(tmp_in, ec);
-    if (!tmp_out.empty()) fs::remove(tmp_out, ec);
-  }
   // Key of parameter `name` in the dump: kwarg_<name>, or arg_<i> by its signature position.
   std::string key(const std::string& name, const std::string& nested = "") const {
     const std::string kw = "kwarg_" + name + nested;
@@ -173,30 +169,17 @@ std::string tensor_dtype(const StTensorInfo& t) {
 }
 
 void open_tensors(Call& c, const FlashinferDumpRequest& req) {
-  auto open = [&](const std::string& stem, std::unique_ptr<SafetensorsFile>& f, std::string& tmp) {
+  auto open = [&](const std::string& stem, std::unique_ptr<SafetensorsFile>& f, PtConverted& conv) {
     const fs::path st = c.dir / (stem + ".safetensors"), pt = c.dir / (stem + ".pt");
-    if (fs::exists(pt)) {
-      // torch.save zip+pickle: converted by Debian's python3-torch (scripts/capture/pt_to_safetensors.py).
-      tmp = (fs::temp_directory_path() / ("moesim_fi_" + std::to_string(::getpid()) + "_" + stem + "_" +
-                                          std::to_string(std::hash<std::string>{}(c.dir.string())) + ".safetensors")).string();
-      const std::string cmd = "'" + req.python + "' '" + req.source_dir + "/scripts/capture/pt_to_safetensors.py' '" + pt.string() + "' '" + tmp + "' 2>&1";
-      FILE* p = popen(cmd.c_str(), "r");
-      std::string msg;
-      char buf[512];
-      while (p && std::fgets(buf, sizeof buf, p)) msg += buf;
-      const int st_rc = p ? pclose(p) : -1;
-      if (st_rc != 0) {
-        while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-        const auto nl = msg.rfind('\n');
-        throw InputError(pt.string(), "cannot convert with python3-torch: " + (nl == std::string::npos ? msg : msg.substr(nl + 1)));
-      }
-      f = std::make_unique<SafetensorsFile>(tmp);
+    if (fs::exists(pt)) {  // torch.save zip+pickle, FlashInfer's default format
+      conv = convert_pt(req.python, req.source_dir, pt.string(), false);
+      f = std::make_unique<SafetensorsFile>(conv.safetensors);
     } else if (fs::exists(st)) {
       f = std::make_unique<SafetensorsFile>(st.string());
     }
   };
-  open("inputs", c.in, c.tmp_in);
-  open("outputs", c.out, c.tmp_out);
+  open("inputs", c.in, c.pt_in);
+  open("outputs", c.out, c.pt_out);
 }
 
 std::vector<fs::path> call_dirs(const std::string& input) {
@@ -385,7 +368,13 @@ ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
     open_tensors(c, req);
     const std::string status = c.rec.contains("execution_status") && c.rec.at("execution_status").is_string()
                                    ? std::string(c.rec.at("execution_status").as_string()) : "";
-    const bool is_crash = status != "completed" && !c.out;
+    bool exported = false;  // written by moesim export: "inputs_saved" because it never ran, not a crash
+    if (const auto* v = c.rec.if_contains("versions"); v && v->is_object()) exported = v->as_object().contains("exported_by");
+    const bool is_crash = status != "completed" && !c.out && !exported;
+    if (!c.in && fs::is_directory(d / "graph_flushes")) {
+      res.notes.push_back(d.filename().string() + ": CUDA-graph capture record; its graph_flushes snapshots are the calls");
+      continue;
+    }
     if (!c.in) {
       if (c.rec.contains("graph_capture") && c.rec.at("graph_capture").is_bool() && c.rec.at("graph_capture").as_bool())
         throw InputError(d.string(), "CUDA-graph capture record without tensors: import its graph_flushes/flush_NNNN snapshots");
@@ -476,7 +465,8 @@ ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
       res.notes.push_back(d.filename().string() + ": " + c.ep->hidden + " is " + hi.dtype + " (quantized by the caller): not imported, its scale layout as passed is not modelled");
     }
     if (c.out) {
-      const std::string rk = c.out->has("result") ? "result" : c.out->has("result_0") ? "result_0" : "";
+      // A tensor return is "result", a tuple's first item "result_0", a list's "result__0" (api_logging.py:963-979).
+      const std::string rk = c.out->has("result") ? "result" : c.out->has("result_0") ? "result_0" : c.out->has("result__0") ? "result__0" : "";
       if (!rk.empty() && c.out->info(rk).dtype == "BF16" && c.out->info(rk).shape == std::vector<std::int64_t>{T, H})
         call.golden_output = QTensor{Tensor{"bf16", {T, H}, c.out->read(rk), "linear"}, std::nullopt, std::nullopt};
       else if (!rk.empty())

@@ -206,6 +206,8 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
                                                   "non-MoE layer?); layers with experts: " + (moe.empty() ? "none" : join(moe)));
   }
 
+  if (s.layout == "per_expert" && !ck.has(pname(E - 1, s.down, "weight")))
+    throw InputError(ck.root() + ":" + pname(E - 1, s.down, "weight"), "missing: config.json says " + std::to_string(E) + " routed experts");
   ImportResult res;
   res.kind = "hf-checkpoint";
   res.inputs = {req.checkpoint, cfg.path, req.calls_from};

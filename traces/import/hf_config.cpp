@@ -20,6 +20,16 @@ std::int64_t first_int(const models::Node& root, const models::Node& keys, const
 }
 }  // namespace
 
+const char* quant_from_config(const models::Node& root) {
+  auto qc = root.find("quantization_config");
+  if (!qc || !qc->is_object()) return "bf16";
+  const std::string m = qc->get_string("quant_method", ""), a = qc->get_string("quant_algo", "");
+  if (m == "fp8") return qc->find("weight_block_size") ? "fp8_block128" : "fp8_per_tensor";
+  if (m == "mxfp4") return "mxfp4";
+  if (m == "modelopt" && a == "NVFP4") return "nvfp4";
+  return "bf16";
+}
+
 std::vector<std::int64_t> HfModelConfig::moe_layers() const {
   std::vector<std::int64_t> v;
   for (std::size_t l = 0; l < moe_layer.size(); ++l)
@@ -80,7 +90,10 @@ void read_hf_config(const std::string& path, const std::string& models_dir, HfMo
   c.num_shared_experts = first_int(root, keys.at("num_shared_experts"), "shared experts", false);
   c.num_layers = first_int(root, keys.at("num_layers"), "number of layers", true);
   if (c.top_k > c.num_experts) root.fail("experts per token " + std::to_string(c.top_k) + " exceeds the expert count " + std::to_string(c.num_experts));
+  // Hostile-config guards: sizes beyond any real model would only drive allocations.
   if (c.num_layers > 100000) root.fail("num_hidden_layers " + std::to_string(c.num_layers) + " is implausible");
+  if (c.num_experts > 65536) root.fail("expert count " + std::to_string(c.num_experts) + " is implausible (> 65536)");
+  if (c.hidden > (1 << 20) || c.intermediate > (1 << 20)) root.fail("hidden / intermediate size above 2^20 is implausible");
   c.moe_layer.assign(static_cast<std::size_t>(c.num_layers), true);
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
     bool moe = true;

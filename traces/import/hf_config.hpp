@@ -27,6 +27,10 @@ struct HfModelConfig {
   std::int64_t pick_layer(const std::string& arg) const;
 };
 
+// The moesim quant name a config's quantization_config implies (bf16 when absent or unknown):
+// fp8 (+ weight_block_size) -> fp8_block128, fp8 -> fp8_per_tensor, mxfp4, modelopt NVFP4 -> nvfp4.
+const char* quant_from_config(const models::Node& root);
+
 // Throws InputError naming file and JSON pointer for a missing or malformed field.
 void read_hf_config(const std::string& path, const std::string& models_dir, HfModelConfig& out);
 

@@ -92,16 +92,6 @@ void collect(const std::string& engine, const boost::json::value& v, const std::
                                              : "no meta_info/sglext routed_experts (server flag --enable-return-routed-experts, request return_routed_experts: true)");
 }
 
-const char* guess_quant(const models::Node& root) {
-  auto qc = root.find("quantization_config");
-  if (!qc || !qc->is_object()) return "bf16";
-  const std::string m = qc->get_string("quant_method", ""), a = qc->get_string("quant_algo", "");
-  if (m == "fp8") return qc->find("weight_block_size") ? "fp8_block128" : "fp8_per_tensor";
-  if (m == "mxfp4") return "mxfp4";
-  if (m == "modelopt" && a == "NVFP4") return "nvfp4";
-  return "bf16";
-}
-
 }  // namespace
 
 std::vector<RoutedCapture> read_routed_captures(const std::string& engine, const std::string& path, std::int64_t L, std::int64_t K,
@@ -197,7 +187,7 @@ ImportResult import_routed_experts(const RoutedExpertsRequest& req) {
   tr.model.activation = cfg.naming.activation;
   tr.model.gated = cfg.naming.gated;
   tr.model.num_shared_experts = cfg.num_shared_experts;
-  tr.model.quant = guess_quant(cfg.doc.root());
+  tr.model.quant = quant_from_config(cfg.doc.root());
   tr.context.framework = req.framework.empty() ? req.engine : req.framework;
   tr.context.device = req.device;
   tr.attrs["created_by"] = std::string("moesim import ") + res.kind + " " + MOESIM_VERSION;

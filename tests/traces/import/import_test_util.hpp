@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "tests/support/cli_run.hpp"
 
@@ -27,10 +28,22 @@ inline CliRun run_sh(const std::string& cmd) {
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
+// Temp dirs are removed when the test binary exits (MOESIM_KEEP_TMP=1 keeps them).
+struct TempDirs {
+  std::vector<std::filesystem::path> dirs;
+  ~TempDirs() {
+    if (std::getenv("MOESIM_KEEP_TMP")) return;
+    std::error_code ec;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+
 inline std::filesystem::path fresh_dir(const std::string& name) {
+  static TempDirs all;
   const auto d = std::filesystem::temp_directory_path() / ("moesim_import_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
+  all.dirs.push_back(d);
   return d;
 }
 
