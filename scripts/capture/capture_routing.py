@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     ap.add_argument("--tokens-per-call", type=int, default=0)
     ap.add_argument("--weights", default="uniform", choices=["uniform", "counts"])
+    ap.add_argument("--framework", default="", help="recording context NAME@REVISION as moesim knows it (e.g. vllm@pr44220)")
     ap.add_argument("--moesim", default=os.environ.get("MOESIM", "moesim"), help="moesim binary")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
@@ -112,7 +113,9 @@ def main():
     os.replace(tmp, jsonl)
     print(f"captured {len(prompts)} request(s), {n_tokens} routed tokens -> {jsonl}")
     cmd = [a.moesim, "import", a.engine + "-routed-experts", jsonl, "--config", a.config, "--layer", str(a.layer),
-           "--tokens-per-call", str(a.tokens_per_call), "--weights", a.weights, "--framework", a.engine, "-o", a.output]
+           "--tokens-per-call", str(a.tokens_per_call), "--weights", a.weights, "-o", a.output]
+    if a.framework:
+        cmd[-2:-2] = ["--framework", a.framework]
     sys.exit(subprocess.call(cmd))
 
 

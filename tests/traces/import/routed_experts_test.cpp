@@ -43,14 +43,14 @@ void expect_capture(const std::string& engine, const std::string& dtype) {
   EXPECT_EQ(i.rc, 0) << i.out;
 }
 
-TEST(CaptureRouting, VllmUint8NpyEndToEnd) { expect_capture("vllm", "|u1"); }
-TEST(CaptureRouting, VllmUint16NpyEndToEnd) { expect_capture("vllm", "<u2"); }
-TEST(CaptureRouting, VllmInt32NpyEndToEnd) { expect_capture("vllm", "<i4"); }
-TEST(CaptureRouting, SglangRawInt32EndToEnd) { expect_capture("sglang", "<i4"); }
+TEST(CaptureRouting, VllmUint8NpyEndToEnd) { expect_capture("vllm", "u1"); }
+TEST(CaptureRouting, VllmUint16NpyEndToEnd) { expect_capture("vllm", "u2"); }
+TEST(CaptureRouting, VllmInt32NpyEndToEnd) { expect_capture("vllm", "i4"); }
+TEST(CaptureRouting, SglangRawInt32EndToEnd) { expect_capture("sglang", "i4"); }
 
 TEST(CaptureRouting, AllZeroCaptureNamesVllm44116) {
   const auto d = fresh_dir("cap_zero");
-  auto r = run_sh(capture_cmd("vllm", "|u1", d, "--zero"));
+  auto r = run_sh(capture_cmd("vllm", "u1", d, "--zero"));
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("#44116"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(d / "routing.h5"));
@@ -78,11 +78,12 @@ TEST(ImportRoutedExperts, EdgeCasesInRealEncodings) {
   };
   const auto d = fresh_dir("routed_cases");
   const std::string cfg = write_config(d);
+  int n = 0;
   for (const auto& c : cases) {
     const std::string in = (d / (std::string(c.fixture) + (std::string(c.fixture) == "vllm-npy" ? ".npy" : ".json"))).string();
     ASSERT_EQ(run_sh(import_py("routed_fixture.py") + " " + c.fixture + " " + in).rc, 0) << c.fixture;
     const std::string layer = std::string(c.extra).find("--layer") == std::string::npos ? " --layer 1" : "";
-    const std::string out = (d / (std::string(c.fixture) + ".h5")).string();
+    const std::string out = (d / (std::string(c.fixture) + "_" + std::to_string(n++) + ".h5")).string();
     auto r = run_moesim("import " + std::string(c.engine) + "-routed-experts " + in + " --config " + cfg + layer + " " + c.extra + " -o " + out);
     EXPECT_EQ(r.rc, c.rc) << c.fixture << ": " << r.out;
     EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.fixture << ": " << r.out;

@@ -90,9 +90,8 @@ def call(root, func, inputs, meta, outputs=None, fmt="safetensors", seq=1, crash
             import torch
             td = {}
             for k, (dt, a) in inputs.items():
-                t = torch.from_numpy(np.ascontiguousarray(a).astype(a.dtype))
-                if dt == "BF16":
-                    t = t.view(torch.int16).view(torch.bfloat16) if hasattr(t, "view") else t
+                a = np.ascontiguousarray(a)
+                t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16) if dt == "BF16" else torch.from_numpy(a)
                 td[k] = t
             # keep one tensor strided, as torch.save does (FlashInfer's default format keeps strides)
             if "kwarg_hidden_states" in td:
