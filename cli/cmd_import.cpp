@@ -60,7 +60,7 @@ ImportResult routed(const std::string& engine, const std::vector<std::string>& a
       ("output,o", po::value(&q.output)->required(), "output trace")
       ("tokens-per-call", po::value(&q.tokens_per_call)->default_value(0), "0: one call per request; N: requests concatenated and cut every N tokens")
       ("weights", po::value(&q.weights)->default_value("uniform"), "uniform (1/K; no engine captures routing weights) | counts (expert_counts only)")
-      ("framework", po::value(&q.framework), "recording context framework@revision (default: the engine name)")
+      ("framework", po::value(&q.framework), "recording context NAME@REVISION as moesim check knows it (e.g. vllm@pr44220); default: none")
       ("device", po::value(&q.device), "recording context device (e.g. b200)")
       ("json", po::bool_switch(&json), "print the result as JSON");
   po::positional_options_description pos;

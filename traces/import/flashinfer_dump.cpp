@@ -495,7 +495,7 @@ ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
               : packed && has_w1s && in.info(c.key("gemm1_weights_scale")).dtype == "U8" ? "mxfp4" : "nvfp4";
     if (fn.find("mxint4") != std::string::npos) m.quant = "mxint4";
     const bool shuffled = c.ep->name != "cutlass_fused_moe" && c.number("use_shuffled_weight").value_or(1.0) != 0.0;
-    m.weight_layout = shuffled ? "trtllm_gen_shuffled" : "linear";
+    m.weight_layout = "linear";  // weights are imported only when linear (shuffled ones are skipped with a note)
     if (tr.calls.empty()) {
       tr.model = m;
       tr.context.backend = c.ep->variant;

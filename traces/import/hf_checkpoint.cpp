@@ -297,6 +297,13 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
                          "activations are H=" + std::to_string(m.hidden) + ", the checkpoint has H=" + std::to_string(H));
       c.layer = L;
       res.tokens += c.num_tokens;
+      // Goldens were produced with other weights: keeping them would diff the checkpoint against a stranger.
+      if (c.golden_output || !c.intermediates.empty()) {
+        c.golden_output.reset();
+        c.intermediates.clear();
+        if (res.notes.empty() || res.notes.back().rfind("dropped golden", 0) != 0)
+          res.notes.push_back("dropped golden outputs of --calls (recorded with other weights than this checkpoint's)");
+      }
     }
     t.calls = std::move(src.calls);
     t.context = src.context;

@@ -188,7 +188,7 @@ ImportResult import_routed_experts(const RoutedExpertsRequest& req) {
   tr.model.gated = cfg.naming.gated;
   tr.model.num_shared_experts = cfg.num_shared_experts;
   tr.model.quant = quant_from_config(cfg.doc.root());
-  tr.context.framework = req.framework.empty() ? req.engine : req.framework;
+  tr.context.framework = req.framework;  // NAME@REVISION as moesim check knows it; the bare engine name is no revision
   tr.context.device = req.device;
   tr.attrs["created_by"] = std::string("moesim import ") + res.kind + " " + MOESIM_VERSION;
   tr.attrs["routing"] = req.engine + " routed_experts (logical ids, before EPLB), layer " + std::to_string(L);

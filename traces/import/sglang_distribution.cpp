@@ -76,7 +76,6 @@ ImportResult import_sglang_distribution(const SglangDistributionRequest& req) {
   tr.model.gated = cfg.naming.gated;
   tr.model.num_shared_experts = cfg.num_shared_experts;
   tr.model.quant = quant_from_config(cfg.doc.root());
-  tr.context.framework = "sglang";
   tr.attrs["created_by"] = std::string("moesim import sglang-expert-distribution ") + MOESIM_VERSION;
   auto counts_call = [&](std::vector<std::int64_t> counts, const std::string& where, const std::string& source) {
     std::int64_t sum = 0;
