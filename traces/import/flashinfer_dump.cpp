@@ -161,13 +161,6 @@ struct Call {
   }
 };
 
-std::string tensor_dtype(const StTensorInfo& t) {
-  static const std::map<std::string, std::string> m{{"BF16", "bf16"}, {"F32", "f32"}, {"F16", "fp16"}, {"I32", "i32"}, {"I64", "i64"},
-                                                    {"U8", "u8"}, {"F8_E4M3", "fp8_e4m3fn"}, {"F8_E5M2", "fp8_e5m2"}, {"I16", "i16"}};
-  auto it = m.find(t.dtype);
-  return it == m.end() ? t.dtype : it->second;
-}
-
 void open_tensors(Call& c, const FlashinferDumpRequest& req) {
   auto open = [&](const std::string& stem, std::unique_ptr<SafetensorsFile>& f, PtConverted& conv) {
     const fs::path st = c.dir / (stem + ".safetensors"), pt = c.dir / (stem + ".pt");
@@ -617,7 +610,7 @@ ExportResult export_flashinfer_dump(const FlashinferExportRequest& req) {
     const MoeCall& c = t.calls[ci];
     if (!c.has_routing() || !c.hidden_states || c.hidden_states->data.dtype != "bf16")
       throw InputError(req.trace + ":/calls/" + std::to_string(ci), "export needs routing (topk_ids/weights) and bf16 hidden_states");
-    char seq[8];
+    char seq[24];
     std::snprintf(seq, sizeof seq, "%04zu", ci + 1);
     const std::string name = "19700101_000000_000_pid0_" + req.function + "_call" + seq;
     const std::string dir = tmp_root + "/" + name;
