@@ -37,7 +37,9 @@ void add_check_options(po::options_description& o, workflows::CheckRequest& r) {
       ("trtllm-class", po::value(&r.trtllm_class), "vLLM TRTLLM NVFP4 experts class: auto | monolithic | modular")
       ("global-scale-numel", po::value(&r.global_scale_numel), "numel of the activation global scale passed to the kernel (e.g. num_experts)")
       ("triton-config-dir", po::value(&r.triton_config_dirs)->composing(), "directory of tuned Triton fused_moe JSON files (repeatable)")
-      ("env", po::value(&r.env)->composing(), "framework environment variable K=V (repeatable)");
+      ("env", po::value(&r.env)->composing(), "framework environment variable K=V (repeatable)")
+      ("release", po::value(&r.releases)->composing(), "engine-side kernel families: framework release or revision FW@V (vllm@0.7.0, vllm@pr39213; repeatable)")
+      ("trait", po::value(&r.traits)->composing(), "input an engine-side family reads, NAME=INT (e.g. fused_shared=1; repeatable)");
 }
 
 namespace {

@@ -86,6 +86,15 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
   opt.synthetic = r.synthetic;
   opt.tactic = r.tactic;
   opt.trtllm_class = r.trtllm_class;
+  for (const auto& rel : r.releases) {
+    const auto at = rel.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == rel.size())
+      throw InputError("--release", "expected FRAMEWORK@VERSION (vllm@0.7.0, sglang@0.4.6), got '" + rel + "'");
+    const std::string fw = rel.substr(0, at);
+    if (fw != "vllm" && fw != "sglang") throw InputError("--release", "unknown framework '" + fw + "' (vllm | sglang)");
+    if (!opt.releases.emplace(fw, rel.substr(at + 1)).second) throw InputError("--release", "two releases given for " + fw);
+  }
+  for (const auto& t : r.traits) opt.traits.insert(oracle::parse_assignment(t, "--trait"));
   if (r.trtllm_class != "auto" && r.trtllm_class != "monolithic" && r.trtllm_class != "modular")
     throw InputError("--trtllm-class", "expected auto | monolithic | modular, got '" + r.trtllm_class + "'");
   opt.parallel.ep = r.ep.value_or(1);

@@ -50,6 +50,8 @@ DeviceTable DeviceTable::load_file(const std::string& path) {
     if (d.sm_count <= 0) n.at("sm_count").fail("must be positive");
     d.smem_per_block_optin = n.at("smem_per_block_optin").as_int();
     if (d.smem_per_block_optin <= 0) n.at("smem_per_block_optin").fail("must be positive");
+    d.memory_bytes = n.get_int("memory_bytes", 0);
+    if (d.memory_bytes < 0) n.at("memory_bytes").fail("must be non-negative");
     d.grid_max = grid;
     if (auto g = n.find("grid_max")) {
       auto v = g->as_int_vector();

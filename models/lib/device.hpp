@@ -15,6 +15,7 @@ struct Device {
   int sm = 0;                        // major*10 + minor
   std::int64_t sm_count = 0;
   std::int64_t smem_per_block_optin = 0;  // bytes
+  std::int64_t memory_bytes = 0;          // device memory (datasheet capacity, bytes); 0 = unknown
   std::array<std::int64_t, 3> grid_max{2147483647, 65535, 65535};
   std::string confidence;            // "spec" | "assumed"
   std::string note;

@@ -7,7 +7,11 @@
 
 #include "sim/core/error.hpp"
 #include "sim/kernels/cutedsl_launch.hpp"
+#include "models/lib/launch_family.hpp"
 #include "sim/kernels/cutlass_moe_launch.hpp"
+#include "sim/kernels/deepgemm_moe_launch.hpp"
+#include "sim/kernels/moe_align_launch.hpp"
+#include "sim/kernels/moe_fused_mul_sum_launch.hpp"
 #include "sim/kernels/threshold.hpp"
 #include "sim/kernels/triton_fused_moe_launch.hpp"
 #include "sim/kernels/trtllm_gen_launch.hpp"
@@ -27,6 +31,13 @@ const std::vector<VariantInfo>& variants() {
        kernels::cutedsl::segment_starts},
       {"triton", "vLLM/SGLang Triton fused_moe_kernel", false, kernels::triton_moe::check,
        kernels::triton_moe::segment_starts},
+      // Engine-side families (models/launch/<id>.json).
+      {kernels::moe_align::kVllm, "vLLM moe_align_block_size (CUDA)", false, kernels::moe_align::check_vllm,
+       kernels::launch::segment_starts, kernels::moe_align::kVllm},
+      {kernels::deepgemm_moe::kVllm, "vLLM DeepGemmExperts: ep_scatter -> DeepGEMM m-grouped FP8 GEMM -> ep_gather", false,
+       kernels::deepgemm_moe::check_vllm, kernels::launch::segment_starts, kernels::deepgemm_moe::kVllm},
+      {kernels::moe_fused_mul_sum::kVllm, "vLLM moe_fused_mul_sum (Triton top-k weighted reduction)", false,
+       kernels::moe_fused_mul_sum::check, kernels::launch::segment_starts, kernels::moe_fused_mul_sum::kVllm},
   };
   return v;
 }
@@ -57,7 +68,19 @@ CheckEngine::CheckEngine(const std::string& dir)
       vllm_chunks_(models::ChunkingTable::load(dir, "vllm")),
       sglang_chunks_(models::ChunkingTable::load(dir, "sglang")),
       vllm_rules_(models::TritonConfigRules::load(dir, "vllm")),
-      sglang_rules_(models::TritonConfigRules::load(dir, "sglang")) {}
+      sglang_rules_(models::TritonConfigRules::load(dir, "sglang")),
+      families_(models::load_launch_families(dir)) {
+  const auto& ids = kernels::all_finding_ids();
+  for (const auto& f : families_.families) {
+    for (const auto& r : f.revisions)
+      for (const auto& h : r.hazards)
+        if (!h.removed && std::find(ids.begin(), ids.end(), h.finding) == ids.end())
+          throw InputError(f.file, "hazard '" + h.id + "': unknown finding id '" + h.finding + "' (docs/findings.md)");
+    bool registered = false;
+    for (const auto& v : variants()) registered = registered || v.launch_family == f.id;
+    if (!registered) throw InputError(f.file, "family '" + f.id + "' has no kernel variant in replay/check/engine.cpp");
+  }
+}
 
 const models::ChunkingTable& CheckEngine::chunking(const std::string& fw) const {
   if (fw == "vllm") return vllm_chunks_;
@@ -243,6 +266,11 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
         env.triton.rules = &rules;
         env.triton.rules_revision = rules_rev;
         env.triton.config_dirs = opt.triton_config_dirs;
+        env.launch_families = &families_;
+        env.releases = opt.releases;
+        env.traits = opt.traits;
+        if (!v->launch_family.empty() && !sweep)
+          notes.insert(kernels::launch::revision_note(kernels::launch::family(env, v->launch_family), env));
         CheckedTarget tgt{v->id, dev->id, fi ? fi->version.text : "", v->uses_flashinfer && !opt.framework_explicit ? "" : fw, 0};
         std::int64_t max_tokens = 0;
         for (const auto& kc : kcalls) {

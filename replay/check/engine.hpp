@@ -18,6 +18,7 @@
 #include "replay/check/workload.hpp"
 #include "replay/dispatch/dispatch.hpp"
 #include "sim/kernels/finding.hpp"
+#include "sim/kernels/launch_family.hpp"
 #include "sim/kernels/launch_problem.hpp"
 
 namespace moesim::check {
@@ -28,6 +29,7 @@ struct VariantInfo {
   bool uses_flashinfer = true;
   std::function<std::vector<kernels::Finding>(const kernels::LaunchProblem&, const kernels::LaunchEnv&)> check;
   std::function<std::vector<std::int64_t>(const kernels::LaunchProblem&, const kernels::LaunchEnv&, std::int64_t, std::int64_t)> segments;
+  std::string launch_family;  // engine-side family: its models/launch data id ("" for FlashInfer/Triton variants)
 };
 const std::vector<VariantInfo>& variants();
 const VariantInfo& find_variant(const std::string& id);  // InputError listing ids
@@ -46,6 +48,10 @@ struct CheckOptions {
   std::int64_t threshold_cap = std::int64_t(1) << 27;
   std::string tactic;                    // requested tactic (see LaunchProblem::tactic)
   std::string trtllm_class = "auto";     // vLLM TRTLLM NVFP4 class: auto | monolithic | modular
+  // Engine-side families: framework -> release or revision ("vllm" -> "0.9.1" | "pr39213"),
+  // and traits they read (name -> integer text). See sim/kernels/launch_family.hpp.
+  std::map<std::string, std::string> releases;
+  std::map<std::string, std::string> traits;
 };
 
 struct CheckedTarget {
@@ -74,6 +80,7 @@ class CheckEngine {
   const models::KnownBadTable& known_bad() const { return known_bad_; }
   const models::ChunkingTable& chunking(const std::string& framework) const;
   const models::TritonConfigRules& triton_rules(const std::string& framework) const;
+  const kernels::launch::FamilyTable& launch_families() const { return families_; }
 
  private:
   models::DeviceTable devices_;
@@ -81,6 +88,7 @@ class CheckEngine {
   models::KnownBadTable known_bad_;
   models::ChunkingTable vllm_chunks_, sglang_chunks_;
   models::TritonConfigRules vllm_rules_, sglang_rules_;
+  kernels::launch::FamilyTable families_;
 };
 
 // Framework chunking of one kernel call: the distinct tokens-per-call values the kernel sees.

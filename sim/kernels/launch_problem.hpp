@@ -3,6 +3,7 @@
 // per call after framework chunking and EP/DP dispatch), the quantization, the facts a trace
 // may carry about scales and routing, and the world data (device, library profile).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,10 @@
 #include "models/lib/triton_config.hpp"
 
 namespace moesim::kernels {
+
+namespace launch {
+struct FamilyTable;  // sim/kernels/launch_family.hpp
+}
 
 struct LaunchProblem {
   std::int64_t tokens = 0;         // T: tokens this kernel call sees
@@ -52,6 +57,12 @@ struct LaunchEnv {
   const models::Device* device = nullptr;
   const models::FlashInferProfile* flashinfer = nullptr;  // FlashInfer variants
   TritonContext triton;                                   // triton variant
+  // Engine-side families (sim/kernels/launch_family.hpp): their data, the framework release
+  // or revision each framework is at ("vllm" -> "0.9.1" | "pr39213"; absent = newest), and
+  // the traits given with --trait (name -> value).
+  const launch::FamilyTable* launch_families = nullptr;
+  std::map<std::string, std::string> releases;
+  std::map<std::string, std::string> traits;
 };
 
 // (activation dtype, weight dtype) of a quant scheme: bf16, fp16, fp8, fp4, int4.
