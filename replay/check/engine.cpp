@@ -8,10 +8,14 @@
 #include "sim/core/error.hpp"
 #include "sim/kernels/cutedsl_launch.hpp"
 #include "models/lib/launch_family.hpp"
+#include "sim/kernels/cutlass_experts_launch.hpp"
 #include "sim/kernels/cutlass_moe_launch.hpp"
 #include "sim/kernels/deepgemm_moe_launch.hpp"
+#include "sim/kernels/gguf_moe_launch.hpp"
+#include "sim/kernels/marlin_moe_launch.hpp"
 #include "sim/kernels/moe_align_launch.hpp"
 #include "sim/kernels/moe_fused_mul_sum_launch.hpp"
+#include "sim/kernels/moe_wna16_launch.hpp"
 #include "sim/kernels/threshold.hpp"
 #include "sim/kernels/triton_fused_moe_launch.hpp"
 #include "sim/kernels/trtllm_gen_launch.hpp"
@@ -24,18 +28,28 @@ using kernels::Severity;
 const std::vector<VariantInfo>& variants() {
   static const std::vector<VariantInfo> v = {
       {"flashinfer_trtllm", "FlashInfer TRTLLM-gen fused MoE (trtllm_*_moe)", true, kernels::trtllm_gen::check,
-       kernels::trtllm_gen::segment_starts},
+       kernels::trtllm_gen::segment_starts, ""},
       {"flashinfer_cutlass", "FlashInfer CUTLASS fused MoE (cutlass_fused_moe)", true, kernels::cutlass_moe::check,
-       kernels::cutlass_moe::segment_starts},
+       kernels::cutlass_moe::segment_starts, ""},
       {"flashinfer_cutedsl", "FlashInfer CuteDSL NVFP4 MoE (cute_dsl_fused_moe_nvfp4)", true, kernels::cutedsl::check,
-       kernels::cutedsl::segment_starts},
+       kernels::cutedsl::segment_starts, ""},
       {"triton", "vLLM/SGLang Triton fused_moe_kernel", false, kernels::triton_moe::check,
-       kernels::triton_moe::segment_starts},
+       kernels::triton_moe::segment_starts, ""},
       // Engine-side families (models/launch/<id>.json).
       {kernels::moe_align::kVllm, "vLLM moe_align_block_size (CUDA)", false, kernels::moe_align::check_vllm,
        kernels::launch::segment_starts, kernels::moe_align::kVllm},
       {kernels::deepgemm_moe::kVllm, "vLLM DeepGemmExperts: ep_scatter -> DeepGEMM m-grouped FP8 GEMM -> ep_gather", false,
        kernels::deepgemm_moe::check_vllm, kernels::launch::segment_starts, kernels::deepgemm_moe::kVllm},
+      {kernels::deepgemm_moe::kSglang, "SGLang DeepEPMoE DeepGEMM contiguous: ep_scatter -> m-grouped FP8 GEMM -> ep_gather", false,
+       kernels::deepgemm_moe::check_sglang, kernels::launch::segment_starts, kernels::deepgemm_moe::kSglang},
+      {kernels::marlin_moe::kVllm, "vLLM Marlin MoE (moe_wna16_marlin_gemm, weight-only int4/fp8/fp4)", false,
+       kernels::marlin_moe::check, kernels::launch::segment_starts, kernels::marlin_moe::kVllm},
+      {kernels::moe_wna16::kVllm, "vLLM moe_wna16 CUDA GEMM (int4 GPTQ/AWQ MoE, small batch)", false,
+       kernels::moe_wna16::check, kernels::launch::segment_starts, kernels::moe_wna16::kVllm},
+      {kernels::cutlass_experts::kVllm, "vLLM CUTLASS MoE experts (CutlassExpertsFp8 / CutlassBatchedExpertsFp8 / CutlassExpertsFp4)",
+       false, kernels::cutlass_experts::check, kernels::launch::segment_starts, kernels::cutlass_experts::kVllm},
+      {kernels::gguf_moe::kVllm, "vLLM GGUF MoE (ggml_moe_a8 MMQ / ggml_moe_a8_vec MMVQ)", false, kernels::gguf_moe::check,
+       kernels::launch::segment_starts, kernels::gguf_moe::kVllm},
       {kernels::moe_fused_mul_sum::kVllm, "vLLM moe_fused_mul_sum (Triton top-k weighted reduction)", false,
        kernels::moe_fused_mul_sum::check, kernels::launch::segment_starts, kernels::moe_fused_mul_sum::kVllm},
   };
@@ -269,6 +283,10 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
         env.launch_families = &families_;
         env.releases = opt.releases;
         env.traits = opt.traits;
+        env.dp = std::max<std::int64_t>(pc.dp, 1);
+        env.ep = std::max<std::int64_t>(pc.ep, 1);
+        env.tp = tp;
+        env.batched_layout = pc.mode == dispatch::Mode::deepep_ll;
         if (!v->launch_family.empty() && !sweep)
           notes.insert(kernels::launch::revision_note(kernels::launch::family(env, v->launch_family), env));
         CheckedTarget tgt{v->id, dev->id, fi ? fi->version.text : "", v->uses_flashinfer && !opt.framework_explicit ? "" : fw, 0};

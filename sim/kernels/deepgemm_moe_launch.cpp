@@ -12,6 +12,7 @@ std::vector<Finding> check_family(const char* id, const LaunchProblem& p, const 
 }  // namespace
 
 std::vector<Finding> check_vllm(const LaunchProblem& p, const LaunchEnv& env) { return check_family(kVllm, p, env); }
+std::vector<Finding> check_sglang(const LaunchProblem& p, const LaunchEnv& env) { return check_family(kSglang, p, env); }
 
 }  // namespace moesim::kernels::deepgemm_moe
 

@@ -14,8 +14,10 @@
 namespace moesim::kernels::deepgemm_moe {
 
 inline constexpr const char* kVllm = "vllm_deepgemm_moe";
+inline constexpr const char* kSglang = "sglang_deepgemm_moe";
 
 std::vector<Finding> check_vllm(const LaunchProblem& p, const LaunchEnv& env);
+std::vector<Finding> check_sglang(const LaunchProblem& p, const LaunchEnv& env);
 
 }  // namespace moesim::kernels::deepgemm_moe
 

@@ -26,7 +26,8 @@ const std::vector<std::string>& all_finding_ids() {
       finding_id::kTileUnregistered,     finding_id::kEmptyTacticSet,      finding_id::kActivationUnsupported,
       finding_id::kScaleShapeContract,   finding_id::kScaleDtypeContract,  finding_id::kLayoutMismatch,
       finding_id::kExpertIdRange,        finding_id::kOutputNotWritten,    finding_id::kEmulatedOobAccess,
-      finding_id::kKnownBadVersion,      finding_id::kEmpiricalCrashRegion};
+      finding_id::kKnownBadVersion,      finding_id::kEmpiricalCrashRegion, finding_id::kWorkspaceExceedsMemory,
+      finding_id::kGridZOverflow};
   return ids;
 }
 

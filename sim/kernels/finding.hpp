@@ -17,6 +17,7 @@ Severity parse_severity(const std::string& s);  // InputError on anything else
 // Finding ids (docs/findings.md has the catalogue).
 namespace finding_id {
 inline constexpr const char* kGridYOverflow = "GRID_Y_OVERFLOW";
+inline constexpr const char* kGridZOverflow = "GRID_Z_OVERFLOW";
 inline constexpr const char* kInt32OffsetOverflow = "INT32_OFFSET_OVERFLOW";
 inline constexpr const char* kSmemExceeded = "SMEM_EXCEEDED";
 inline constexpr const char* kTileUnregistered = "TILE_UNREGISTERED";
@@ -30,6 +31,7 @@ inline constexpr const char* kOutputNotWritten = "OUTPUT_NOT_WRITTEN";
 inline constexpr const char* kEmulatedOobAccess = "EMULATED_OOB_ACCESS";
 inline constexpr const char* kKnownBadVersion = "KNOWN_BAD_VERSION";
 inline constexpr const char* kEmpiricalCrashRegion = "EMPIRICAL_CRASH_REGION";
+inline constexpr const char* kWorkspaceExceedsMemory = "WORKSPACE_EXCEEDS_MEMORY";
 }  // namespace finding_id
 
 // Every id above, in catalogue order.

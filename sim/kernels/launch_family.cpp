@@ -8,12 +8,6 @@
 
 namespace moesim::kernels::launch {
 
-const FamilyData* FamilyTable::find(const std::string& id) const {
-  for (const auto& f : families)
-    if (f.id == id) return &f;
-  return nullptr;
-}
-
 namespace {
 
 std::string revision_list(const FamilyData& f) {
@@ -76,6 +70,10 @@ expr::Vars base_vars(const FamilyData& f, const LaunchProblem& p, const LaunchEn
   v["I"] = p.intermediate;
   v["N1"] = p.n1();
   v["gated"] = p.gated ? 1 : 0;
+  v["dp"] = env.dp;
+  v["ep"] = env.ep;
+  v["tp"] = env.tp;
+  v["batched"] = env.batched_layout ? 1 : 0;
   v["INT32_MAX"] = INT32_MAX;
   v["UINT32_MAX"] = UINT32_MAX;
   if (env.device) {

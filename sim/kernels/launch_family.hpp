@@ -70,7 +70,11 @@ struct FamilyData {
 
 struct FamilyTable {
   std::vector<FamilyData> families;
-  const FamilyData* find(const std::string& id) const;
+  const FamilyData* find(const std::string& id) const {
+    for (const auto& f : families)
+      if (f.id == id) return &f;
+    return nullptr;
+  }
 };
 
 // Which revision of `f` a framework point selects: "" -> newest; a release version

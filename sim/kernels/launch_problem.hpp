@@ -63,6 +63,9 @@ struct LaunchEnv {
   const launch::FamilyTable* launch_families = nullptr;
   std::map<std::string, std::string> releases;
   std::map<std::string, std::string> traits;
+  // Parallel layout of the call (engine-side families read it: workspace sizing, dispatchers).
+  std::int64_t dp = 1, ep = 1, tp = 1;
+  bool batched_layout = false;  // DeepEP low-latency / batched experts activation format
 };
 
 // (activation dtype, weight dtype) of a quant scheme: bf16, fp16, fp8, fp4, int4.

@@ -255,8 +255,9 @@ TEST(CheckEngine, DispatchFeedsKernelTokensAndSyntheticWorstCases) {
 TEST(CheckEngine, EveryVariantDeviceVersionRuns) {
   auto o = opts("all", "all", "all");
   auto r = engine().run(shape_only_workload(nemotron_super(), 400000), o);
-  // 3 FlashInfer variants x 11 devices x 7 versions + triton x 11 devices.
-  EXPECT_EQ(r.targets.size(), 3u * 11u * 7u + 11u);
+  // 3 FlashInfer variants x 11 devices x 7 versions + triton x 11 devices + the engine-side
+  // families (models/launch) x 11 devices.
+  EXPECT_EQ(r.targets.size(), 3u * 11u * 7u + 11u + engine().launch_families().families.size() * 11u);
   // In a sweep, "no kernel for this device/quant" is info (Triton has no FP4 path); named
   // explicitly, the same variant is an error.
   for (const auto& f : r.findings) {

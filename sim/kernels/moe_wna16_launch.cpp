@@ -1,0 +1,12 @@
+#include "sim/kernels/moe_wna16_launch.hpp"
+
+#include "sim/kernels/launch_family.hpp"
+
+namespace moesim::kernels::moe_wna16 {
+
+std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
+  const auto& f = launch::family(env, kVllm);
+  return launch::evaluate(f, launch::base_vars(f, p, env), p, env);
+}
+
+}  // namespace moesim::kernels::moe_wna16
