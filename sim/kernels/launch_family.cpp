@@ -204,7 +204,7 @@ std::vector<Finding> evaluate(const FamilyData& f, expr::Vars vars, const Launch
     x.upstream = h->upstream;
     x.details.emplace_back("hazard", h->id);
     x.details.emplace_back("revision", rev.id + (rev.release.empty() ? "" : " (" + f.framework + " " + rev.release + ")"));
-    if (!h->error_text.empty()) x.details.emplace_back("error text", h->error_text);
+    x.gpu_error = h->error_text;
     out.push_back(std::move(x));
   }
   return out;
