@@ -17,6 +17,7 @@ std::string format_text(const oracle::OracleDecision& d) {
   std::ostringstream os;
   os << d.framework << "@" << d.revision;
   if (!d.revision_commit.empty()) os << " (commit " << d.revision_commit.substr(0, 12) << ")";
+  if (!d.revision_note.empty()) os << "\nrevision: " << d.revision_note;
   os << "\ndevice " << d.device << " (sm" << d.sm << "), quant " << d.quant << ", flashinfer " << d.flashinfer_version
      << " (" << d.flashinfer_origin << ")\n";
   if (d.error)
@@ -63,6 +64,11 @@ std::string format_json(const oracle::OracleDecision& d) {
   o["framework"] = d.framework;
   o["revision"] = d.revision;
   o["revision_commit"] = d.revision_commit;
+  o["revision_spec"] = d.revision_spec;
+  o["revision_note"] = d.revision_note;
+  json::array decided;
+  for (const auto& x : d.decided_by) decided.push_back(json::value(x));
+  o["decided_by"] = decided;
   o["device"] = d.device;
   o["sm"] = d.sm;
   o["quant"] = d.quant;

@@ -77,8 +77,10 @@ class Loader {
       e.version = PyVersion::parse(arg.as_string(), arg.where());
     } else if (op == "env_set" || op == "env_unset") {
       e.name = arg.as_string();
-    } else if (op == "env_in" || op == "env_not_in") {
+      check_env(arg);
+    } else if (op == "env_in" || op == "env_not_in" || op == "env_value_in") {
       name_values("name");
+      check_env(arg.at("name"));
     } else if (op == "trait_in" || op == "trait_not_in") {
       name_values("name");
       check_trait(arg.at("name"), &e.strs, arg);
@@ -97,6 +99,11 @@ class Loader {
       n.fail("unknown predicate operator '" + op + "'");
     }
     return e;
+  }
+
+  void check_env(const Node& name_node) const {
+    if (!fw_.find_env(name_node.as_string()))
+      name_node.fail("env var '" + name_node.as_string() + "' is not declared under \"env\"");
   }
 
   const TraitDef* check_trait(const Node& name_node, const std::vector<std::string>* values, const Node& arg) const {
@@ -273,7 +280,44 @@ class Loader {
       }
       fw_.traits.push_back(std::move(t));
     }
-    if (auto ev = root.find("env_vars")) fw_.env_vars = ev->as_string_vector();
+    if (auto ev = root.find("env")) {
+      for (const auto& en : ev->items()) {
+        EnvDef e;
+        e.name = en.at("name").as_string();
+        e.type = en.at("type").as_string();
+        e.dflt = en.get_string("default", "");
+        e.range = range(en);
+        e.source = en.at("source").as_string();
+        e.text = en.get_string("text", "");
+        if (e.type == "choices") {
+          e.choices = en.at("choices").as_string_vector();
+          if (!e.dflt.empty() && std::find(e.choices.begin(), e.choices.end(), e.dflt) == e.choices.end())
+            en.at("default").fail("default '" + e.dflt + "' is not among the choices");
+        } else if (e.type != "int_bool" && e.type != "bool_str" && e.type != "str_true") {
+          en.at("type").fail("unknown env type '" + e.type + "' (known: int_bool, choices, bool_str, str_true)");
+        }
+        fw_.envs.push_back(std::move(e));
+      }
+    }
+    if (auto tg = root.find("tags")) {
+      for (const auto& tn : tg->items()) {
+        TagDef t;
+        t.tag = tn.at("tag").as_string();
+        t.date = tn.get_string("date", "");
+        t.commit = tn.get_string("commit", "");
+        t.branch_point = tn.get_string("branch_point", "");
+        t.revision = tn.get_string("revision", "");
+        t.unresolved = tn.get_string("unresolved", "");
+        t.derivation = tn.get_string("derivation", "");
+        t.source = tn.at("source").as_string();
+        if (!t.revision.empty()) (void)rev_index(tn.at("revision"));
+        else if (t.unresolved.empty()) tn.fail("a tag without 'revision' must say why ('unresolved')");
+        if (fw_.find_revision(t.tag) >= 0) tn.at("tag").fail("tag '" + t.tag + "' is also a revision name");
+        fw_.tags.push_back(std::move(t));
+      }
+    }
+    fw_.history_file = root.get_string("history_file", "");
+    fw_.history_note = root.get_string("history_note", "");
     for (const auto& sn : root.at("selectors").items()) fw_.selectors.push_back(selector(sn));
     if (std::none_of(fw_.selectors.begin(), fw_.selectors.end(), [](const Selector& s) { return s.primary; }))
       root.at("selectors").fail("no selector is marked \"primary\": true");
@@ -305,6 +349,12 @@ const QuantScheme* Framework::find_quant(const std::string& name) const {
     for (const auto& a : q.aliases)
       if (a == name) return &q;
   }
+  return nullptr;
+}
+
+const EnvDef* Framework::find_env(const std::string& name) const {
+  for (const auto& e : envs)
+    if (e.name == name) return &e;
   return nullptr;
 }
 

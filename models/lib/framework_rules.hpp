@@ -133,6 +133,33 @@ struct Revision {
   std::string note;
 };
 
+// A release tag as users name it ("v0.19.0"). `revision` is the modelled revision whose rules
+// the tag's tree holds (established from its branch point, see `derivation`), or "" when it
+// cannot be established (then `unresolved` says why and resolving the tag is an error).
+struct TagDef {
+  std::string tag;
+  std::string date;          // release date (YYYY-MM-DD) or ""
+  std::string commit;        // tag commit, "" when no public record names it
+  std::string branch_point;  // main commit the release branch was cut from, "" unknown
+  std::string revision;      // modelled revision id, "" = not resolvable
+  std::string unresolved;    // why not (when revision is "")
+  std::string derivation;    // how revision was established
+  std::string source;        // where tag/date/commit come from
+};
+
+// An environment variable the selection code reads. type: "int_bool" (Python
+// bool(int(os.getenv(NAME, default)))), "choices" (vLLM env_with_choices / a fixed value set),
+// "bool_str" (SGLang EnvBool: true/false/1/0 ...). Read only in `range`.
+struct EnvDef {
+  std::string name;
+  std::string type;
+  std::vector<std::string> choices;  // "choices"
+  std::string dflt;                  // value used when unset ("" = none)
+  RevRange range;
+  std::string source;                // upstream file:line@commit of the definition
+  std::string text;
+};
+
 struct QuantScheme {
   std::string id;
   std::vector<std::string> aliases;
@@ -154,12 +181,16 @@ struct Framework {
   std::vector<Revision> revisions;
   std::vector<QuantScheme> quants;
   std::vector<TraitDef> traits;
-  std::vector<std::string> env_vars;  // env names any rule consults (documentation / validation)
+  std::vector<EnvDef> envs;           // every env var any rule consults, with type/default/range
+  std::vector<TagDef> tags;           // release tags, oldest first
+  std::string history_file;           // first-parent main history (commit -> revision), "" none
+  std::string history_note;           // what the history file covers
   std::vector<Selector> selectors;    // evaluated in file order
 
   int find_revision(const std::string& name) const;  // -1 if unknown (matches id or alias)
   const QuantScheme* find_quant(const std::string& name) const;
   const TraitDef* find_trait(const std::string& name) const;
+  const EnvDef* find_env(const std::string& name) const;
 };
 
 // Loads and cross-checks one framework file: every candidate referenced by an order entry,

@@ -37,6 +37,11 @@ std::int64_t trait_int(const Context& ctx, const models::Expr& e) {
 Verdict evaluate(const models::Expr& e, const Context& ctx) {
   const std::string& op = e.op;
   const int family = ctx.sm / 10;
+  if (op.rfind("sm_", 0) == 0 || op == "platform_in") ctx.read.insert("device");
+  else if (op == "quant_in") ctx.read.insert("quant");
+  else if (op.rfind("flashinfer_", 0) == 0) ctx.read.insert("flashinfer");
+  else if (op.rfind("env_", 0) == 0) ctx.read.insert("env:" + e.name);
+  else if (op.rfind("trait_", 0) == 0) ctx.read.insert("trait:" + e.name);
   if (op == "all" || op == "any") {
     bool all = op == "all";
     Verdict out{all, ""};
@@ -102,6 +107,23 @@ Verdict evaluate(const models::Expr& e, const Context& ctx) {
     bool pass = op == "env_in" ? in : !in;
     return {pass, e.name + (it == ctx.env.end() ? " unset" : "=" + it->second) + (op == "env_in" ? " in " : " not in ") +
                       set_str(e.strs) + "? " + yn(pass)};
+  }
+  if (op == "env_value_in") {
+    // The value upstream code sees: the variable if set, else its declared default
+    // (e.g. vLLM envs.VLLM_FLASHINFER_MOE_BACKEND is "latency" when unset).
+    auto it = ctx.env.find(e.name);
+    std::string v;
+    std::string how;
+    if (it != ctx.env.end()) {
+      v = it->second;
+      how = "=" + v;
+    } else {
+      auto d = ctx.env_default.find(e.name);
+      v = d == ctx.env_default.end() ? "" : d->second;
+      how = " unset (default '" + v + "')";
+    }
+    bool in = contains(e.strs, v);
+    return {in, e.name + how + " in " + set_str(e.strs) + "? " + yn(in)};
   }
   if (op == "trait_in" || op == "trait_not_in") {
     auto it = ctx.traits.find(e.name);

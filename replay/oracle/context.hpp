@@ -3,6 +3,7 @@
 // values of selectors evaluated earlier. Evaluation returns the verdict and the values seen.
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "models/lib/framework_rules.hpp"
@@ -15,9 +16,13 @@ struct Context {
   std::string quant;
   std::optional<models::PyVersion> flashinfer;  // nullopt = not installed (or unknown)
   bool flashinfer_unknown = false;               // no version given and none pinned
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env;          // as given (normalised: int_bool -> "0"/"1")
+  std::map<std::string, std::string> env_default;  // upstream default when unset (env_value_in)
   std::map<std::string, std::string> traits;   // every declared trait, defaults filled in
   std::map<std::string, std::string> results;  // selector id -> value
+  // Inputs the evaluated predicates read ("env:NAME", "trait:NAME", "device", "quant",
+  // "flashinfer"): the JSON output lists them as the inputs that decided the answer.
+  mutable std::set<std::string> read;
 };
 
 struct Verdict {

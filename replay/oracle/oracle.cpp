@@ -1,9 +1,12 @@
 #include "replay/oracle/oracle.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <boost/json.hpp>
 #include <sstream>
 
 #include "models/lib/framework_devices.hpp"
+#include "models/lib/framework_revision.hpp"
 #include "models/lib/framework_rules.hpp"
 #include "replay/oracle/context.hpp"
 #include "replay/oracle/decision_graph.hpp"
@@ -17,6 +20,59 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
   for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
   return out;
+}
+
+// The value an env var has for the rules, as upstream parses it; InputError for a name the
+// model does not know, a variable the revision does not read, or a value upstream rejects.
+std::string normalise_env(const models::Framework& fw, int rev, const std::string& k, const std::string& v) {
+  const models::EnvDef* e = fw.find_env(k);
+  const std::string where = "--env " + k;
+  if (!e) {
+    std::vector<std::string> names;
+    for (const auto& d : fw.envs) names.push_back(d.name);
+    throw InputError(where, "not an environment variable the " + fw.name +
+                                " selection code reads (modelled: " + join(names) + ")");
+  }
+  if (!e->range.contains(rev)) {
+    std::string when = rev < e->range.since ? "first read at " + e->range.since_name
+                                            : "no longer read from " + e->range.until_name;
+    throw InputError(where, fw.name + "@" + fw.revisions[rev].id + " does not read " + k + " (" + when + "; " + e->source + ")");
+  }
+  auto trim = [](std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    return s;
+  };
+  if (e->type == "int_bool") {
+    // Python bool(int(value)): optional sign, digits (underscores between digits), whitespace.
+    std::string t = trim(v);
+    std::size_t i = (!t.empty() && (t[0] == '+' || t[0] == '-')) ? 1 : 0;
+    bool ok = i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]));
+    bool nonzero = false;
+    for (std::size_t j = i; ok && j < t.size(); ++j) {
+      if (t[j] == '_') ok = j + 1 < t.size() && std::isdigit(static_cast<unsigned char>(t[j + 1])) && std::isdigit(static_cast<unsigned char>(t[j - 1]));
+      else if (!std::isdigit(static_cast<unsigned char>(t[j]))) ok = false;
+      else if (t[j] != '0') nonzero = true;
+    }
+    if (!ok)
+      throw InputError(where, "value '" + v + "': upstream parses it with bool(int(...)) and raises ValueError (" + e->source + ")");
+    return nonzero ? "1" : "0";
+  }
+  if (e->type == "str_true") {
+    std::string t = trim(v);
+    for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return (t == "1" || t == "true") ? "1" : "0";
+  }
+  if (e->type == "bool_str") {
+    std::string t = v;
+    for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (t == "true" || t == "1" || t == "yes" || t == "y") return "1";
+    if (t == "false" || t == "0" || t == "no" || t == "n") return "0";
+    throw InputError(where, "value '" + v + "' is not a boolean upstream accepts (true/1/yes/y, false/0/no/n; " + e->source + ")");
+  }
+  if (std::find(e->choices.begin(), e->choices.end(), v) == e->choices.end())
+    throw InputError(where, "value '" + v + "' is rejected upstream (choices, case-sensitive: " + join(e->choices) + "; " + e->source + ")");
+  return v;
 }
 
 struct Prepared {
@@ -33,13 +89,8 @@ Prepared prepare(const OracleQuery& q, const std::string& models_dir) {
     throw InputError("framework '" + q.framework + "'", "expected NAME@REVISION, e.g. vllm@pr40808 or sglang@main-d55f1c2");
   std::string name = q.framework.substr(0, at), rev = q.framework.substr(at + 1);
   p.fw = models::load_framework_by_name(models_dir, name);
-  p.rev = p.fw.find_revision(rev);
-  if (p.rev < 0) {
-    std::vector<std::string> ids;
-    for (const auto& r : p.fw.revisions) ids.push_back(r.id);
-    throw InputError("framework '" + q.framework + "'",
-                     "unknown " + name + " revision '" + rev + "' (known, oldest first: " + join(ids) + ")");
-  }
+  models::ResolvedRevision rr = models::resolve_revision(p.fw, rev, models_dir);
+  p.rev = rr.index;
   const auto& r = p.fw.revisions[p.rev];
   auto dev = models::resolve_device(models_dir, q.device);
   const models::QuantScheme* qs = p.fw.find_quant(q.quant);
@@ -52,7 +103,9 @@ Prepared prepare(const OracleQuery& q, const std::string& models_dir) {
   c.sm = dev.sm;
   c.platform = dev.platform;
   c.quant = qs->id;
-  c.env = q.env;
+  for (const auto& [k, v] : q.env) c.env[k] = normalise_env(p.fw, p.rev, k, v);
+  for (const auto& e : p.fw.envs)
+    if (!e.dflt.empty()) c.env_default[e.name] = e.dflt;
   std::string fi = q.flashinfer_version;
   std::string origin = "query";
   if (fi.empty() && r.flashinfer_pin.empty()) {
@@ -93,6 +146,8 @@ Prepared prepare(const OracleQuery& q, const std::string& models_dir) {
   d.framework = p.fw.name;
   d.revision = r.id;
   d.revision_commit = r.commit;
+  d.revision_spec = rev;
+  d.revision_note = rr.note;
   d.device = dev.name;
   d.sm = dev.sm;
   d.quant = qs->id;
@@ -159,6 +214,7 @@ OracleDecision decide(const OracleQuery& q, const std::string& models_dir) {
   }
   if (!have_primary)
     throw InputError(p.fw.file, "no primary selector applies to quant '" + d.quant + "' (data error)");
+  d.decided_by.assign(p.ctx.read.begin(), p.ctx.read.end());
   return d;
 }
 

@@ -51,6 +51,8 @@ struct OracleDecision {
   std::string framework;          // "vllm"
   std::string revision;           // resolved revision id ("pr40808")
   std::string revision_commit;    // upstream commit of that marker ("" when unknown)
+  std::string revision_spec;      // as the query named it (tag, commit, alias, id)
+  std::string revision_note;      // how a tag or commit resolved ("" for a revision id)
   std::string device;             // alias as resolved ("sm110")
   int sm = 0;                     // 110
   std::string quant;              // canonical quant id
@@ -62,9 +64,14 @@ struct OracleDecision {
   std::string error_message;
   std::vector<SelectorResult> results;  // every selector, in evaluation order
   std::vector<TrailStep> trail;
+  // The inputs the evaluated rules read: "device", "quant", "flashinfer", "env:NAME",
+  // "trait:NAME". An input given in the query but absent here did not decide the answer.
+  std::vector<std::string> decided_by;
 };
 
-// Throws moesim::InputError for an unknown framework, revision, device, quant scheme or trait,
+// Throws moesim::InputError for an unknown framework, revision (id, tag or commit), device,
+// quant scheme, trait or env var, an env var the revision does not read, an env value upstream
+// would reject,
 // a malformed flashinfer version, or malformed data under models_dir.
 OracleDecision decide(const OracleQuery& query, const std::string& models_dir);
 
@@ -72,6 +79,10 @@ OracleDecision decide(const OracleQuery& query, const std::string& models_dir);
 std::string decision_graph_dot(const OracleQuery& query, const std::string& models_dir);
 
 // Renderings (text, JSON) live in reports/oracle_report.hpp.
+
+// `moesim oracle --list-revisions NAME`: every modelled revision and release tag of a
+// framework with its date, source commit and what a tag resolves to (text or JSON).
+std::string format_revision_list(const std::string& framework, const std::string& models_dir, bool json);
 
 // "K=V" -> (K, V); InputError(where, ...) when there is no '=' or K is empty.
 std::pair<std::string, std::string> parse_assignment(const std::string& kv, const std::string& where);

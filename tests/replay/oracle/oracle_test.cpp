@@ -68,11 +68,22 @@ TEST(VllmUnquantized, Sm110NemotronBf16Pr40808BothSides) {
 TEST(VllmUnquantized, Pr36286OracleFlowBothSides) {
   EXPECT_EQ(ask("vllm@pr38169", "b200", "bf16").backend, "triton");
   EXPECT_EQ(ask("vllm@pr38169", "sm110", "bf16", kNemotronBf16).backend, "triton");
-  EXPECT_EQ(ask("vllm@pr36286", "b200", "bf16").backend, "flashinfer_trtllm");
+  // At #36286 TrtLlmBf16Experts still had Renormalize commented out of its routing list
+  // (fm/experts/trtllm_bf16_moe.py:73-88@d9b90a07aced), so the default (Renormalize) routing
+  // goes to FlashInfer CUTLASS; #38859 re-enabled it.
+  EXPECT_EQ(ask("vllm@pr36286", "b200", "bf16").backend, "flashinfer_cutlass");
+  EXPECT_EQ(ask("vllm@pr36286", "b200", "bf16", {{"routing_method", "deepseek_v3"}}).backend, "flashinfer_trtllm");
+  EXPECT_EQ(ask("vllm@pr38859", "b200", "bf16").backend, "flashinfer_trtllm");
   EXPECT_EQ(ask("vllm@pr36286", "sm110", "bf16", kNemotronBf16).backend, "flashinfer_cutlass");
   // pre-#36286 opt-in: VLLM_USE_FLASHINFER_MOE_FP16=1 took CUTLASS with only has_device_capability(90),
-  // the latent SM110 gap #40808 describes
+  // the latent SM110 gap #40808 describes -- and, until #38423, only with expert parallelism
+  // (use_ep, fm/oracle/unquantized.py:97-102@d816834c1aa6)
   EXPECT_EQ(ask("vllm@pr38169", "sm110", "bf16", kNemotronBf16, {{"VLLM_USE_FLASHINFER_MOE_FP16", "1"}}).backend,
+            "triton");
+  EXPECT_EQ(ask("vllm@pr38169", "sm110", "bf16", {{"activation", "relu2_no_mul"}, {"ep_size", "2"}},
+                {{"VLLM_USE_FLASHINFER_MOE_FP16", "1"}}).backend,
+            "flashinfer_cutlass");
+  EXPECT_EQ(ask("vllm@pr38423", "sm110", "bf16", kNemotronBf16, {{"VLLM_USE_FLASHINFER_MOE_FP16", "1"}}).backend,
             "flashinfer_cutlass");
   // ... but not with data parallelism (not use_dp)
   EXPECT_EQ(ask("vllm@pr38169", "sm110", "bf16", {{"dp_size", "2"}}, {{"VLLM_USE_FLASHINFER_MOE_FP16", "1"}}).backend,
@@ -91,7 +102,9 @@ TEST(VllmUnquantized, Sm121Pr39825AndPr39959) {
 
 // #44220: on the SM90 family FlashInfer TRTLLM and CUTLASS move behind TRITON.
 TEST(VllmUnquantized, HopperPr44220BothSides) {
-  EXPECT_EQ(ask("vllm@pr43853", "h100", "bf16").backend, "flashinfer_cutlass");
+  // #44220 (dcdfe66bfacf, 2026-06-02) merged after V0 and before #43853 (8b2b566ea710, 2026-06-17)
+  EXPECT_EQ(ask("vllm@main-52a31cc", "h100", "bf16").backend, "flashinfer_cutlass");
+  EXPECT_EQ(ask("vllm@pr43853", "h100", "bf16").backend, "triton");
   EXPECT_EQ(ask("vllm@pr44220", "h100", "bf16").backend, "triton");
   auto d = ask("vllm@pr44220", "h200", "bf16");
   std::vector<std::string> order{"TRITON", "BATCHED_TRITON", "FLASHINFER_TRTLLM", "FLASHINFER_CUTLASS"};
