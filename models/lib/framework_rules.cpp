@@ -84,11 +84,12 @@ class Loader {
     } else if (op == "trait_in" || op == "trait_not_in") {
       name_values("name");
       check_trait(arg.at("name"), &e.strs, arg);
-    } else if (op == "trait_ge" || op == "trait_lt") {
+    } else if (op == "trait_ge" || op == "trait_lt" || op == "trait_multiple_of") {
       e.name = arg.at("name").as_string();
       e.num = arg.at("value").as_int();
       const TraitDef* t = check_trait(arg.at("name"), nullptr, arg);
       if (t->type != "int") arg.at("name").fail("trait '" + e.name + "' is not an integer trait");
+      if (op == "trait_multiple_of" && e.num <= 0) arg.at("value").fail("trait_multiple_of needs a positive value");
     } else if (op == "result_in") {
       name_values("selector");
       if (std::none_of(fw_.selectors.begin(), fw_.selectors.end(),

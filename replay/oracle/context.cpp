@@ -45,16 +45,25 @@ Verdict evaluate(const models::Expr& e, const Context& ctx) {
   if (op == "all" || op == "any") {
     bool all = op == "all";
     Verdict out{all, ""};
+    bool unknown = false;
     for (const auto& c : e.children) {
       Verdict v = evaluate(c, ctx);
       out.observed += (out.observed.empty() ? "" : all ? " AND " : " OR ") + std::string("[") + v.observed + "]";
+      if (v.unknown) {
+        unknown = true;
+        continue;
+      }
       out.pass = all ? (out.pass && v.pass) : (out.pass || v.pass);
     }
+    // Decided by the known children alone when one of them settles it (a false under all,
+    // a true under any); otherwise the unknown child decides.
+    out.unknown = unknown && (all ? out.pass : !out.pass);
+    if (out.unknown) out.pass = false;
     return out;
   }
   if (op == "not") {
     Verdict v = evaluate(e.children.front(), ctx);
-    return {!v.pass, "NOT [" + v.observed + "]"};
+    return {v.unknown ? false : !v.pass, "NOT [" + v.observed + "]", v.unknown};
   }
   if (op == "always") return {e.flag, e.flag ? "always" : "never"};
   if (op == "sm_in" || op == "sm_not_in") {
@@ -136,6 +145,13 @@ Verdict evaluate(const models::Expr& e, const Context& ctx) {
     std::int64_t v = trait_int(ctx, e);
     bool pass = op == "trait_ge" ? v >= e.num : v < e.num;
     return {pass, e.name + "=" + std::to_string(v) + (op == "trait_ge" ? " >= " : " < ") + std::to_string(e.num) + "? " + yn(pass)};
+  }
+  if (op == "trait_multiple_of") {
+    // 0 = not given: upstream reads it here, so the answer depends on it.
+    std::int64_t v = trait_int(ctx, e);
+    if (v == 0) return {false, e.name + " not given (upstream requires a multiple of " + std::to_string(e.num) + ")", true};
+    bool pass = v % e.num == 0;
+    return {pass, e.name + "=" + std::to_string(v) + " % " + std::to_string(e.num) + " == 0? " + yn(pass)};
   }
   if (op == "result_in") {
     auto it = ctx.results.find(e.name);

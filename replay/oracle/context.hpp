@@ -28,6 +28,10 @@ struct Context {
 struct Verdict {
   bool pass = false;
   std::string observed;
+  // The predicate reads an input the query did not give (e.g. trait hidden_dim = 0): not
+  // decided. A candidate whose other requirements all hold cannot be accepted or rejected
+  // then, and the walk refuses (InputError naming the input) instead of guessing.
+  bool unknown = false;
 };
 
 Verdict evaluate(const models::Expr& e, const Context& ctx);

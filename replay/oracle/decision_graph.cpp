@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "replay/oracle/formulas.hpp"
+#include "sim/core/error.hpp"
 
 namespace moesim::oracle {
 
@@ -107,6 +108,7 @@ BuiltGraph build_graph(const models::Selector& s, int rev, const Context& ctx, s
   for (const auto& op : s.list_ops) {
     if (!in_force(op.when.range, rev)) continue;
     Verdict v = evaluate(op.when.expr, ctx);
+    if (v.unknown) throw InputError(s.id + "/" + op.when.id, "needs an input the query does not give: " + v.observed);
     TrailStep t = step(s, "", "list_op", op.when, v);
     std::string names;
     for (const auto& c : op.candidates) names += (names.empty() ? "" : ",") + c;
@@ -139,6 +141,7 @@ SelectorResult walk_graph(const BuiltGraph& bg, const models::Selector& s, int r
       if (e.kind == EdgeKind::Override) {
         const auto& p = *e.preds.front();
         Verdict vd = evaluate(p.expr, ctx);
+        if (vd.unknown) throw InputError(s.id + "/" + p.id, "needs an input the query does not give: " + vd.observed);
         trail.push_back(step(s, "", "override", p, vd));
         if (vd.pass) {
           next = boost::target(*ei, g);
@@ -173,11 +176,22 @@ SelectorResult walk_graph(const BuiltGraph& bg, const models::Selector& s, int r
         accept_to = boost::target(*ei, g);
         // Evaluate every requirement (not just up to the first failure) so the trail shows
         // all the reasons a candidate is rejected.
+        const models::PredRule* undecided = nullptr;
         for (const auto* p : e.preds) {
           Verdict vd = evaluate(p->expr, ctx);
           trail.push_back(step(s, g[v].candidate, "accept", *p, vd));
+          if (vd.unknown) {
+            if (!undecided) undecided = p;
+            continue;
+          }
           ok = ok && vd.pass;
         }
+        // Every known requirement holds, so the candidate stands or falls with an input the
+        // query did not give: refuse rather than guess.
+        if (ok && undecided)
+          throw InputError(s.id + "/" + g[v].candidate,
+                           "the answer depends on '" + undecided->text + "' (" + undecided->source +
+                               "), and the query does not give it: pass --trait " + undecided->expr.name + "=N");
       } else if (e.kind == EdgeKind::Fallback) {
         fallback_to = boost::target(*ei, g);
       }

@@ -47,9 +47,11 @@ TEST(FrameworkData, ShippedFilesLoadAndEveryReferenceResolves) {
 
 TEST(FrameworkData, VllmRevisionMarkersNamedByTheIssueExistInMergeOrder) {
   Framework fw = load_framework_by_name(moesim::models_dir(), "vllm");
-  // merge dates (vllm_sglang.md section 4): 38050 03-25 < 38169 03-26 < 36286 03-31 < 38251 04-06
-  // < 39825 04-14 < 39959 04-20 < 40808 04-30 < V0 05-27 < 44220 06-01; 43599 after V0.
-  std::vector<std::string> chrono{"pr38050", "pr38169", "pr36286", "pr38251", "pr39825", "pr39959", "pr40808", "main-52a31cc", "pr44220", "pr43599"};
+  // merge dates (first-parent upstream main, snapshot of fork neuralmagic/vllm): 38050 03-25
+  // < 38169 03-26 < 36286 03-31 < 38251 04-06 < 39825 04-14 < 39959 04-20 < 40808 04-30 < V0 05-27
+  // < 43599 05-28 < 44220 06-02 < 44992 06-11 < 43853 06-17.
+  std::vector<std::string> chrono{"pr38050", "pr38169", "pr36286", "pr38251", "pr39825", "pr39959", "pr40808",
+                                  "main-52a31cc", "pr43599", "pr44220", "pr44992", "pr43853"};
   int last = -1;
   for (const auto& r : chrono) {
     int i = fw.find_revision(r);

@@ -339,6 +339,48 @@ def vllm_nvfp4(out):
             scen(out, f"vllm_{rev}_nvfp4_{dev}", f"vllm@{rev}", dev, "nvfp4", {"exit": 0, "backend": backend}, order_cite, d)
 
 
+def vllm_nvfp4_sm100(out):
+    """NVFP4 on the SM10x family, standard format, SILU: TRTLLM NVFP4 first; its
+    _supports_shape reads hidden_dim (% 512 from #32564 until #39510)."""
+    for rev, commit in (("v0.19.0", "d816834c1aa61da8e8703c6e8c368ad22fe76e13"),
+                        ("pr39825", "65b9808960d7f25a018c525d2aca3dba7c411cfb"),
+                        ("pr40808", "b542bdf7fb3611879b30917e03bef62963496e83"),
+                        ("main-52a31cc", "52a31ccecca203effd490a5b496dc5f8d9496654")):
+        src = Src(VLLM, commit)
+        f = src.find("trtllm_nvfp4_moe.py")
+        lines = src.text(f)
+        mono = next(i for i, l in enumerate(lines) if l.startswith("class TrtLlmNvFp4ExpertsMonolithic"))
+        modular = next(i for i, l in enumerate(lines) if l.startswith("class TrtLlmNvFp4ExpertsModular"))
+        # the modular class (and the base) put no routing restriction: the override is the monolithic one
+        assert all(i > mono for i, l in enumerate(lines) if "def _supports_routing_method" in l), f
+        assert "return True" in src.block(f, r"def _supports_parallel_config", 4, after=r"^class TrtLlmNvFp4ExpertsModular")
+        shape = src.block(f, r"def _supports_shape", 8)
+        needs512 = "% 512 == 0" in shape
+        shape_cite = src.cite(f, r"def _supports_shape")
+        acts = re.findall(r"MoEActivation\.(\w+)", src.block(f, r"def _supports_activation", 8).split("]")[0])
+        assert "SILU" in acts
+        dev = src.cite(f, r"is_device_capability_family\(100\)")
+        cutf = src.find("flashinfer_cutlass_moe.py")
+        cut_scheme = src.cite(cutf, r"has_device_capability\(100\)", after=r"kNvfp4Static, kNvfp4Dynamic")
+        cd = src.find("flashinfer_cutedsl_moe.py")
+        cd_batched = "FusedMoEActivationFormat.BatchedExperts" in src.block(cd, r"def activation_format", 4)
+        order_cite = src.cite(FM + "oracle/nvfp4.py", r"NvFp4MoeBackend\.FLASHINFER_TRTLLM,")
+        for d in ("sm100", "sm103"):
+            if needs512:
+                scen(out, f"vllm_{rev}_nvfp4_{d}_hidden7168", f"vllm@{rev}", d, "nvfp4", {"exit": 0, "backend": "flashinfer_trtllm"}, shape_cite,
+                     f"TRTLLM NVFP4 first ({order_cite}); SM10x family ({dev}); SILU in {acts}; hidden 7168 % 512 == 0; the modular class has no routing restriction",
+                     traits={"hidden_dim": "7168"})
+                if cd_batched:
+                    scen(out, f"vllm_{rev}_nvfp4_{d}_hidden2880", f"vllm@{rev}", d, "nvfp4", {"exit": 0, "backend": "flashinfer_cutlass"}, shape_cite,
+                         f"hidden 2880 % 512 != 0 rejects TRTLLM NVFP4; FlashInferCuteDSLExperts is batched-format only here ({src.cite(cd, r'FusedMoEActivationFormat.BatchedExperts')}); FlashInferExperts takes nvfp4 on has_device_capability(100) ({cut_scheme})",
+                         traits={"hidden_dim": "2880"})
+                scen(out, f"vllm_{rev}_nvfp4_{d}_hidden_unknown", f"vllm@{rev}", d, "nvfp4", {"exit": 2, "message_contains": "hidden_dim"}, shape_cite,
+                     "TRTLLM NVFP4 passes every other check, and its _supports_shape reads hidden_dim: without it the answer is not determined, so moesim refuses")
+            else:
+                scen(out, f"vllm_{rev}_nvfp4_{d}", f"vllm@{rev}", d, "nvfp4", {"exit": 0, "backend": "flashinfer_trtllm"}, shape_cite,
+                     f"TRTLLM NVFP4 first ({order_cite}); SM10x family ({dev}); SILU in {acts}; _supports_shape accepts any hidden_dim (#39510); modular class has no routing restriction")
+
+
 # ---------------------------------------------------------------- vLLM revision names
 def vllm_revisions(out):
     src = Src(VLLM, "d816834c1aa61da8e8703c6e8c368ad22fe76e13")
@@ -478,7 +520,7 @@ def sglang_gpt_oss(out):
 
 def main():
     groups = {"vllm_unquantized.json": vllm_unquantized, "vllm_unquantized_env.json": vllm_unquantized_env,
-              "vllm_nvfp4.json": vllm_nvfp4, "vllm_revisions.json": vllm_revisions, "sglang.json": sglang,
+              "vllm_nvfp4.json": vllm_nvfp4, "vllm_nvfp4_sm100.json": vllm_nvfp4_sm100, "vllm_revisions.json": vllm_revisions, "sglang.json": sglang,
               "sglang_gpt_oss.json": sglang_gpt_oss}
     total = 0
     for name, fn in groups.items():

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <cstdio>
 #include <functional>
@@ -201,7 +203,9 @@ TEST(VllmNvfp4, CuteDslBatchedPr38050Pr38169Pr38251) {
   EXPECT_EQ(prop(ask("vllm@pr38251", "b200", "nvfp4", explicit_cutedsl), "moe_backend.nvfp4", "input_scale_layout").rfind("linear", 0), 0u);
   // cute_dsl_fused_moe_nvfp4 first shipped in flashinfer 0.6.4
   EXPECT_TRUE(ask("vllm@pr38251", "b200", "nvfp4", explicit_cutedsl, {}, "0.6.3").error);
-  EXPECT_EQ(prop(ask("vllm@pr38251", "b200", "nvfp4"), "moe_backend.nvfp4", "input_scale_layout"), "swizzled_128x4");
+  // (TRTLLM NVFP4 reads hidden_dim % 512 at pr38251: fm/experts/trtllm_nvfp4_moe.py _supports_shape)
+  EXPECT_EQ(prop(ask("vllm@pr38251", "b200", "nvfp4", {{"hidden_dim", "7168"}}), "moe_backend.nvfp4", "input_scale_layout"),
+            "swizzled_128x4");
 }
 
 // #35737 appended EMULATION: a configuration no real kernel supports now emulates instead of raising.
@@ -380,6 +384,22 @@ Run run_cli(const std::string& args) {
   while (std::size_t n = fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
   int st = pclose(p.release());
   return {WEXITSTATUS(st), out};
+}
+
+// decided_by lists exactly the inputs the evaluated rules read: a given input that no rule
+// consulted (top_k on the bf16 path) is absent, so a user sees it did not matter.
+TEST(OracleOutput, DecidedByNamesTheInputsRead) {
+  auto d = ask("vllm@pr40808", "sm90", "bf16", {{"top_k", "8"}},
+               {{"VLLM_USE_FLASHINFER_MOE_FP16", "1"}, {"VLLM_FLASHINFER_MOE_BACKEND", "latency"}});
+  EXPECT_EQ(d.backend, "flashinfer_cutlass");  // latency maps to CUTLASS off the SM10x family
+  auto has = [&](const std::string& x) { return std::find(d.decided_by.begin(), d.decided_by.end(), x) != d.decided_by.end(); };
+  EXPECT_TRUE(has("device"));
+  EXPECT_TRUE(has("env:VLLM_USE_FLASHINFER_MOE_FP16"));
+  EXPECT_TRUE(has("env:VLLM_FLASHINFER_MOE_BACKEND"));
+  EXPECT_FALSE(has("trait:top_k"));
+  auto j = boost::json::parse(format_json(d)).as_object();
+  EXPECT_TRUE(j.contains("decided_by"));
+  EXPECT_EQ(j.at("revision_spec").as_string(), "pr40808");
 }
 
 TEST(OracleCli, ExitCodesAndOneLineErrors) {
