@@ -405,9 +405,11 @@ def vllm_revisions(out):
     scen(out, "vllm_env_unknown", "vllm@main-52a31cc", "sm100", "bf16", {"exit": 2, "message_contains": "not an environment variable"},
          "vllm/envs.py:1@52a31ccecca2 (VLLM_MOE_BACKEND is not defined)", "an env var the selection code never reads is refused, with the modelled list",
          env={"VLLM_MOE_BACKEND": "triton"})
-    scen(out, "vllm_trait_unknown_hidden", "vllm@main-52a31cc", "sm100", "bf16", {"exit": 2, "message_contains": "unknown trait"},
-         FM + "modular_kernel.py@52a31ccecca2 (_supports_shape is not modelled)", "hidden_dim is not a modelled trait: refused rather than ignored",
-         traits={"hidden_dim": "7168"})
+    v0 = Src(VLLM, "52a31ccecca203effd490a5b496dc5f8d9496654")
+    scen(out, "vllm_trait_unknown_intermediate", "vllm@main-52a31cc", "sm100", "bf16", {"exit": 2, "message_contains": "unknown trait"},
+         v0.cite(FM + "modular_kernel.py", r"cls\._supports_shape\(moe_config\.hidden_dim\)"),
+         "is_supported_config passes only hidden_dim to the shape check; intermediate_size is not a modelled trait: refused rather than ignored",
+         traits={"intermediate_size": "2048"})
 
 
 # ---------------------------------------------------------------- SGLang
@@ -475,6 +477,11 @@ SGL_GPT_OSS_TAGS = [
 ]
 
 
+# SGLang --moe-runner-backend values -> moesim's canonical backend ids (docs/oracle.md, "Backend
+# ids"): the triton_kernel runner is the OpenAI triton_kernels MoE that vLLM calls OAI TRITON.
+SGL_RUNNER_ID = {"triton_kernel": "oai_triton"}
+
+
 def sglang_gpt_oss(out):
     """GPT-OSS auto MoE runner: the if/elif chain of the gpt-oss model override."""
     for tag, commit in SGL_GPT_OSS_TAGS:
@@ -497,6 +504,7 @@ def sglang_gpt_oss(out):
             sys.exit(f"no assignment after {cond} in {path}@{commit[:12]}")
         v100, c100 = branch_value(r"is_sm100_supported\(\) and is_mxfp4_quant_format")
         v120, c120 = branch_value(r"is_sm120_supported\(\) and is_mxfp4_quant_format")
+        v100, v120 = SGL_RUNNER_ID.get(v100, v100), SGL_RUNNER_ID.get(v120, v120)
         tk = src.cite(path, r'moe_runner_backend"?\]?\s*=\s*"triton_kernel"', after=r"is_triton_kernels_available\(\)")
         cond = src.cite(path, r"quantization is None", after=r"ep_size == 1")
         drv = src.cite(path, r"get_nvidia_driver_version\(\) >= \(")
@@ -508,10 +516,10 @@ def sglang_gpt_oss(out):
         scen(out, f"sglang_{tag}_gpt_oss_sm121_mxfp4", f"sglang@{tag}", "sm121", "mxfp4", {"exit": 0, "results": {"moe_runner_backend": v120}}, c120,
              f"is_sm120_supported() is device-capability major 12 (SM121 included) -> {v120}", traits=base)
         for dev, quant in (("sm90", "mxfp4"), ("sm90", "bf16")):
-            scen(out, f"sglang_{tag}_gpt_oss_{dev}_{quant}", f"sglang@{tag}", dev, quant, {"exit": 0, "results": {"moe_runner_backend": "triton_kernel"}}, tk,
+            scen(out, f"sglang_{tag}_gpt_oss_{dev}_{quant}", f"sglang@{tag}", dev, quant, {"exit": 0, "results": {"moe_runner_backend": SGL_RUNNER_ID["triton_kernel"]}}, tk,
                  f"not SM100/SM120, not ROCm/MUSA; ep_size 1, triton_kernels importable, --quantization unset ({cond}); not Blackwell -> triton_kernel (the checkpoint quant method {quant} does not count as --quantization)",
                  traits=base)
-        scen(out, f"sglang_{tag}_gpt_oss_sm110_mxfp4", f"sglang@{tag}", "sm110", "mxfp4", {"exit": 0, "results": {"moe_runner_backend": "triton_kernel"}}, tk,
+        scen(out, f"sglang_{tag}_gpt_oss_sm110_mxfp4", f"sglang@{tag}", "sm110", "mxfp4", {"exit": 0, "results": {"moe_runner_backend": SGL_RUNNER_ID["triton_kernel"]}}, tk,
              "SM110 is neither is_sm100_supported (major 10) nor is_sm120_supported (major 12); Blackwell (major 11) but driver < 595 -> triton_kernel", traits=base)
         scen(out, f"sglang_{tag}_gpt_oss_sm100_bf16_driver595", f"sglang@{tag}", "sm100", "bf16", {"exit": 0, "results": {"moe_runner_backend": "triton"}}, drv,
              "bf16 checkpoint on SM100: no MXFP4 branch; ep 1, triton_kernels, no --quantization; Blackwell with driver >= 595 -> triton (triton_kernels SIGSEGV workaround)",
