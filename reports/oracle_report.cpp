@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <sstream>
 
+#include "models/lib/framework_revision.hpp"
+
 namespace moesim::reports {
 
 namespace {
@@ -112,6 +114,27 @@ std::string format_json(const oracle::OracleDecision& d) {
   }
   o["trail"] = trail;
   return json::serialize(o) + "\n";
+}
+
+std::string format_revision_list(const models::Framework& fw, bool as_json) {
+  auto rows = models::revision_rows(fw);
+  if (as_json) {
+    boost::json::array a;
+    for (const auto& r : rows)
+      a.push_back(boost::json::object{{"name", r.name}, {"kind", r.kind}, {"date", r.date}, {"commit", r.commit},
+                                      {"resolves", r.resolves}, {"text", r.text}});
+    return boost::json::serialize(boost::json::object{{"framework", fw.name}, {"history", fw.history_note}, {"revisions", a}}) + "\n";
+  }
+  std::ostringstream os;
+  os << fw.name << ": " << fw.revisions.size() << " modelled revisions, " << fw.tags.size()
+     << " release tags (oldest first); a commit on " << fw.history_note << " resolves to the revision before it\n";
+  for (const auto& r : rows) {
+    os << (r.kind == "tag" ? "tag      " : "revision ") << r.name << "  " << (r.date.empty() ? "(date not recorded)" : r.date) << "  "
+       << (r.commit.empty() ? "(commit not recorded)" : r.commit.substr(0, 12));
+    if (r.kind == "tag") os << "  -> " << r.resolves;
+    os << "\n    " << r.text << "\n";
+  }
+  return os.str();
 }
 
 }  // namespace moesim::reports

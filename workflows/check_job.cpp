@@ -1,5 +1,7 @@
 #include "workflows/check_job.hpp"
 
+#include "models/lib/framework_revision.hpp"
+#include "models/lib/framework_rules.hpp"
 #include "models/lib/json_node.hpp"
 #include "models/lib/preset.hpp"
 #include "sim/core/error.hpp"
@@ -117,6 +119,14 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
     opt.framework_explicit = true;
     if (opt.framework != "vllm" && opt.framework != "sglang")
       throw InputError("framework", "unknown framework '" + opt.framework + "' in '" + fw_spec + "' (vllm | sglang)");
+    // Release tags and commit hashes name the modelled revision they resolve to (the same
+    // resolver as `moesim oracle`); the engine's tables and the oracle then see its id.
+    if (!opt.framework_revision.empty()) {
+      const models::Framework fw = models::load_framework_by_name(mdir, opt.framework);
+      const models::ResolvedRevision rr = models::resolve_revision(fw, opt.framework_revision, mdir);
+      if (!rr.note.empty()) notes.push_back(rr.note);
+      opt.framework_revision = fw.revisions[rr.index].id;
+    }
   }
   check::CheckEngine engine(mdir);
   CheckResult out;
@@ -139,6 +149,7 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
       q.traits["ep_size"] = std::to_string(opt.parallel.ep);
       q.traits["num_experts"] = std::to_string(w.model.num_experts);
       q.traits["top_k"] = std::to_string(w.model.top_k);
+      if (w.model.hidden > 0) q.traits["hidden_dim"] = std::to_string(w.model.hidden);
       if (opt.parallel.mode == dispatch::Mode::deepep_ht || opt.parallel.mode == dispatch::Mode::deepep_ll) q.traits["all2all"] = "1";
     }
     oracle::OracleDecision d = oracle::decide(q, mdir);

@@ -80,10 +80,6 @@ std::string decision_graph_dot(const OracleQuery& query, const std::string& mode
 
 // Renderings (text, JSON) live in reports/oracle_report.hpp.
 
-// `moesim oracle --list-revisions NAME`: every modelled revision and release tag of a
-// framework with its date, source commit and what a tag resolves to (text or JSON).
-std::string format_revision_list(const std::string& framework, const std::string& models_dir, bool json);
-
 // "K=V" -> (K, V); InputError(where, ...) when there is no '=' or K is empty.
 std::pair<std::string, std::string> parse_assignment(const std::string& kv, const std::string& where);
 

@@ -46,4 +46,30 @@ TEST(CheckWithOracle, UnknownRevisionIsOneLineExit2) {
   EXPECT_NE(o.text.find("pr99999999"), std::string::npos) << o.text;
 }
 
+// Release tags as users name them: v0.19.0 was cut from main at d816834c1aa6 (2026-03-29),
+// before #36286, so unquantized MoE is Triton unless FlashInfer is opted into by env.
+TEST(CheckWithOracle, ReleaseTagResolvesThroughTheSharedResolver) {
+  const Out o = run(kQuery + "v0.19.0");
+  EXPECT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("release tag v0.19.0"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("selects backend 'triton'"), std::string::npos) << o.text;
+  // a tag whose branch point no snapshot records is refused, not guessed
+  const Out r = run(kQuery + "v0.20.0");
+  EXPECT_EQ(r.code, 2) << r.text;
+  EXPECT_NE(r.text.find("release-branch point not recorded"), std::string::npos) << r.text;
+  // SGLang tags too
+  const Out sg = run("check --preset nemotron-3-nano --tokens 8192 --quant bf16 --device sm90 --sglang v0.5.13");
+  EXPECT_NE(sg.text.find("release tag v0.5.13"), std::string::npos) << sg.text;
+}
+
+TEST(OracleListRevisions, ShowsTagsWithDateAndCommit) {
+  const Out o = run("oracle --list-revisions vllm");
+  EXPECT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("tag      v0.19.0  2026-04-03  d816834c1aa6  -> pr38169"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("revision pr40808  2026-04-30  b542bdf7fb36"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("not resolvable: not modelled after pr43853"), std::string::npos) << o.text;
+  EXPECT_EQ(run("oracle --list-revisions tensorrt_llm").code, 2);
+  EXPECT_EQ(run("oracle --device sm90 --quant bf16").code, 2);  // --framework missing
+}
+
 }  // namespace

@@ -397,9 +397,11 @@ TEST(OracleOutput, DecidedByNamesTheInputsRead) {
   EXPECT_TRUE(has("env:VLLM_USE_FLASHINFER_MOE_FP16"));
   EXPECT_TRUE(has("env:VLLM_FLASHINFER_MOE_BACKEND"));
   EXPECT_FALSE(has("trait:top_k"));
-  auto j = boost::json::parse(format_json(d)).as_object();
-  EXPECT_TRUE(j.contains("decided_by"));
-  EXPECT_EQ(j.at("revision_spec").as_string(), "pr40808");
+  EXPECT_EQ(d.revision_spec, "pr40808");
+  EXPECT_TRUE(d.revision_note.empty());
+  auto t = ask("vllm@v0.19.0", "sm100", "bf16");
+  EXPECT_EQ(t.revision, "pr38169");
+  EXPECT_NE(t.revision_note.find("release tag v0.19.0"), std::string::npos) << t.revision_note;
 }
 
 TEST(OracleCli, ExitCodesAndOneLineErrors) {
