@@ -58,7 +58,7 @@ TEST(CheckWithOracle, ReleaseTagResolvesThroughTheSharedResolver) {
   EXPECT_EQ(r.code, 2) << r.text;
   EXPECT_NE(r.text.find("release-branch point not recorded"), std::string::npos) << r.text;
   // SGLang tags too
-  const Out sg = run("check --preset nemotron-3-nano --tokens 8192 --quant bf16 --device sm90 --sglang v0.5.13");
+  const Out sg = run("check --preset nemotron-3-nano --tokens 8192 --quant bf16 --device sm90 --flashinfer 0.6.8.post1 --sglang v0.5.13");
   EXPECT_NE(sg.text.find("release tag v0.5.13"), std::string::npos) << sg.text;
 }
 
