@@ -152,7 +152,17 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
       if (w.model.hidden > 0) q.traits["hidden_dim"] = std::to_string(w.model.hidden);
       if (opt.parallel.mode == dispatch::Mode::deepep_ht || opt.parallel.mode == dispatch::Mode::deepep_ll) q.traits["all2all"] = "1";
     }
-    oracle::OracleDecision d = oracle::decide(q, mdir);
+    oracle::OracleDecision d;
+    try {
+      d = oracle::decide(q, mdir);
+    } catch (const InputError& e) {
+      // An env var the oracle refuses may come from the trace's /context/env rather than a
+      // flag: then the error names the trace file, as every other trace-context error does.
+      bool from_trace = !r.trace.empty() && e.where().rfind("--env ", 0) == 0;
+      for (const auto& kv : r.env) from_trace = from_trace && kv.rfind(e.where().substr(6) + "=", 0) != 0;
+      if (from_trace) throw InputError(r.trace + ":/context/env", e.what());
+      throw;
+    }
     if (d.error) {
       oracle_failed = true;
       oracle_error.id = kernels::finding_id::kEmptyTacticSet;
