@@ -1,6 +1,7 @@
 #include "sim/core/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,13 +131,20 @@ AtomicOutput::AtomicOutput(std::string final_path) : final_(std::move(final_path
   // Claim the signal slot before the file exists, so a signal in between cannot leak it.
   slot_ = claim_slot(tmpl);
   std::string buf = tmpl;
+  // mkstemp fills in the name only after the file exists: hold the cleanup signals until the
+  // slot names the real file, else a signal in that window unlinks the template and leaks it.
+  sigset_t block, saved;
+  sigemptyset(&block);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&block, sig);
+  pthread_sigmask(SIG_BLOCK, &block, &saved);
   const int fd = mkstemp(buf.data());
+  const int mkstemp_errno = errno;
+  if (fd >= 0) std::memcpy(g_slots[static_cast<std::size_t>(slot_)].path, buf.c_str(), buf.size() + 1);
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (fd < 0) {
-    const int e = errno;
     release_slot(slot_);
-    throw InputError(final_, std::string("cannot create the output's temporary file in ") + dir_of(final_) + " (" + std::strerror(e) + ")");
+    throw InputError(final_, std::string("cannot create the output's temporary file in ") + dir_of(final_) + " (" + std::strerror(mkstemp_errno) + ")");
   }
-  std::memcpy(g_slots[static_cast<std::size_t>(slot_)].path, buf.c_str(), buf.size() + 1);
   temp_ = buf;
   // mkstemp makes 0600; give the file the permissions a plain create would (or the old file's).
   mode_t mode = 0;
