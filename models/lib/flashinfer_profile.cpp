@@ -95,6 +95,8 @@ TrtllmGenProfile parse_trtllm(const Node& t) {
       l.at("tiles").fail("tile list must be non-empty and ascending");
     if (auto e = l.find("extra_tiles_if_mxfp8")) L.extra_tiles_if_mxfp8 = ints(*e);
     if (auto e = l.find("extra_tiles_if_act_not_bf16")) L.extra_tiles_if_act_not_bf16 = ints(*e);
+    if (auto e = l.find("extra_tiles_if_quant"))
+      for (const auto& [q, tiles] : e->members()) L.extra_tiles_if_quant[q] = ints(tiles);
     Node acts = l.at("activations");
     if (acts.is_string()) {
       if (acts.as_string() != "any") acts.fail("expected \"any\" or a list of activations");
@@ -263,6 +265,21 @@ FlashInferProfile parse_profile(const Node& root) {
   FlashInferProfile p;
   p.version = PyVersion::parse(root.at("version").as_string(), root.at("version").where());
   p.commit = root.get_string("commit", "");
+  p.date = root.get_string("date", "");
+  if (auto fam = root.find("families")) {
+    for (const auto& [k, f] : fam->members()) {
+      if (k != "flashinfer_trtllm" && k != "flashinfer_cutlass" && k != "flashinfer_cutedsl" &&
+          k != "flashinfer_cutedsl_batched")
+        f.fail("unknown kernel family (flashinfer_trtllm | flashinfer_cutlass | flashinfer_cutedsl | flashinfer_cutedsl_batched)");
+      FamilyStatus st;
+      st.present = f.at("present").as_bool();
+      st.modelled = st.present && f.get_bool("modelled", true);
+      st.note = f.get_string("note", "");
+      if (auto u = f.find("unmodelled_sms")) st.unmodelled_sms = ints(*u);
+      p.families[k] = st;
+    }
+  }
+  if (!p.modelled_any()) return p;  // a release whose tables moesim has not read: status only
   p.trtllm = parse_trtllm(root.at("trtllm_gen"));
   p.cutlass = parse_cutlass(root.at("cutlass"));
   Node cd = root.at("cute_dsl");
@@ -271,6 +288,23 @@ FlashInferProfile parse_profile(const Node& root) {
   p.cute_dsl.quant = cd.at("quant").as_string_vector();
   p.cute_dsl.arch_source = cd.at("arch_source").as_string();
   p.cute_dsl.tile_source = cd.at("tile_source").as_string();
+  if (p.family("flashinfer_cutedsl_batched").modelled) {
+    Node cm = root.at("cute_dsl_masked");
+    p.cute_dsl_masked.arch_sms = ints(cm.at("arch_sms"));
+    p.cute_dsl_masked.quant = cm.at("quant").as_string_vector();
+    Node q = cm.at("quantize");
+    p.cute_dsl_masked.elts_per_thread = static_cast<int>(q.at("elts_per_thread").as_int());
+    p.cute_dsl_masked.elts_per_thread_wide = static_cast<int>(q.at("elts_per_thread_sm100_new_nvcc").as_int());
+    const std::string nv = q.get_string("new_nvcc", "12.9");
+    if (std::sscanf(nv.c_str(), "%d.%d", &p.cute_dsl_masked.wide_nvcc_major, &p.cute_dsl_masked.wide_nvcc_minor) != 2)
+      q.at("new_nvcc").fail("expected a CUDA version like 12.9");
+    for (int e : {p.cute_dsl_masked.elts_per_thread, p.cute_dsl_masked.elts_per_thread_wide})
+      if (e != 8 && e != 16) q.fail("elts_per_thread must be 8 or 16");
+    p.cute_dsl_masked.arch_source = cm.at("arch_source").as_string();
+    p.cute_dsl_masked.quantize_source = q.at("source").as_string();
+    p.cute_dsl_masked.global_scale_source = cm.at("global_scale_source").as_string();
+    p.cute_dsl_masked.framework_source = cm.at("framework_source").as_string();
+  }
   Node api = root.at("api_contracts");
   p.api.fp4_quantize_global_scale = numel_contract(api.at("fp4_quantize_global_scale"));
   p.api.cutlass_act_global_scale = numel_contract(api.at("cutlass_act_global_scale"));
@@ -282,6 +316,21 @@ FlashInferProfile parse_profile(const Node& root) {
 }
 
 }  // namespace
+
+bool FamilyStatus::modelled_on(int sm) const {
+  return modelled && std::find(unmodelled_sms.begin(), unmodelled_sms.end(), sm) == unmodelled_sms.end();
+}
+
+FamilyStatus FlashInferProfile::family(const std::string& variant) const {
+  auto it = families.find(variant);
+  return it == families.end() ? FamilyStatus{} : it->second;
+}
+
+bool FlashInferProfile::modelled_any() const {
+  for (const char* v : {"flashinfer_trtllm", "flashinfer_cutlass", "flashinfer_cutedsl", "flashinfer_cutedsl_batched"})
+    if (family(v).modelled) return true;
+  return false;
+}
 
 FlashInferProfiles FlashInferProfiles::load(const std::string& models_dir) {
   namespace fs = std::filesystem;

@@ -20,6 +20,7 @@ struct TrtllmLauncher {
   std::vector<int> tiles;                  // sorted ascending
   std::vector<int> extra_tiles_if_mxfp8;   // Fp8BlockScale with MxFp8
   std::vector<int> extra_tiles_if_act_not_bf16;  // FP4 launcher
+  std::map<std::string, std::vector<int>> extra_tiles_if_quant;  // quant id -> extra tiles (e.g. nvfp4 -> 192)
   bool any_activation = true;
   std::vector<std::string> activations;    // when !any_activation
   bool activation_hardwired = false;       // API ignores the activation (runs these)
@@ -119,6 +120,16 @@ struct CuteDslProfile {
   std::string arch_source, tile_source;
 };
 
+// CuteDSL masked (batched) NVFP4 path: scaled_fp4_grouped_quantize / grouped_gemm_nt_masked /
+// silu_and_mul_scaled_nvfp4_experts_quantize.
+struct CuteDslMaskedProfile {
+  std::vector<int> arch_sms;
+  std::vector<std::string> quant;
+  int elts_per_thread = 8, elts_per_thread_wide = 8;  // CVT_FP16_TO_FP4_ELTS_PER_THREAD (wide: SM100+, nvcc >= wide_nvcc)
+  int wide_nvcc_major = 12, wide_nvcc_minor = 9;
+  std::string arch_source, quantize_source, global_scale_source, framework_source;
+};
+
 struct ScaleNumelContract {
   std::vector<std::string> allowed_numel;  // "1", "num_tokens", "num_local_experts"
   bool enforced = false;
@@ -133,14 +144,29 @@ struct ApiContracts {
   std::string act_scale_layout_source, weight_scale_layout_source;
 };
 
+// Whether a release ships a fused-MoE kernel family and whether moesim read its tables
+// ("families" in the profile; absent = present and modelled).
+struct FamilyStatus {
+  bool present = true;
+  bool modelled = true;
+  std::vector<int> unmodelled_sms;  // modelled except on these runtime SMs
+  std::string note;  // e.g. "first in v0.2.8" or why the tables were not read
+  bool modelled_on(int sm) const;
+};
+
 struct FlashInferProfile {
   PyVersion version;
-  std::string commit;
+  std::string commit, date;
+  std::map<std::string, FamilyStatus> families;  // variant id (flashinfer_trtllm, ...) -> status
+  // Status of one variant in this release (present + modelled when not listed).
+  FamilyStatus family(const std::string& variant) const;
+  bool modelled_any() const;  // some family's tables are modelled (the per-family sections are parsed)
   std::string file;
   std::vector<std::string> inherits_chain;  // files merged, base first
   TrtllmGenProfile trtllm;
   CutlassProfile cutlass;
   CuteDslProfile cute_dsl;
+  CuteDslMaskedProfile cute_dsl_masked;
   ApiContracts api;
   std::string tag() const { return "v" + version.text; }
 };

@@ -9,6 +9,7 @@
 #include "sim/kernels/cutedsl_launch.hpp"
 #include "models/lib/launch_family.hpp"
 #include "sim/kernels/cutlass_experts_launch.hpp"
+#include "sim/kernels/cutedsl_masked_launch.hpp"
 #include "sim/kernels/cutlass_moe_launch.hpp"
 #include "sim/kernels/deepgemm_moe_launch.hpp"
 #include "sim/kernels/gguf_moe_launch.hpp"
@@ -33,6 +34,8 @@ const std::vector<VariantInfo>& variants() {
        kernels::cutlass_moe::segment_starts, ""},
       {"flashinfer_cutedsl", "FlashInfer CuteDSL NVFP4 MoE (cute_dsl_fused_moe_nvfp4)", true, kernels::cutedsl::check,
        kernels::cutedsl::segment_starts, ""},
+      {"flashinfer_cutedsl_batched", "FlashInfer CuteDSL masked NVFP4 MoE on the DeepEP LL layout (vLLM FlashInferCuteDSLExperts)",
+       true, kernels::cutedsl_masked::check, kernels::cutedsl_masked::segment_starts, ""},
       {"triton", "vLLM/SGLang Triton fused_moe_kernel", false, kernels::triton_moe::check,
        kernels::triton_moe::segment_starts, ""},
       // Engine-side families (models/launch/<id>.json).
@@ -267,11 +270,22 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
   std::map<std::size_t, kernels::LaunchEnv> envs;
   std::map<std::size_t, std::size_t> hits;
   std::set<std::string> notes;
+  std::map<std::string, std::vector<std::string>> absent, unmodelled;  // "variant (note)" -> versions
 
   for (const VariantInfo* v : vars) {
     for (const models::Device* dev : devs) {
       std::vector<const models::FlashInferProfile*> vers = v->uses_flashinfer ? fis : std::vector<const models::FlashInferProfile*>{nullptr};
       for (const models::FlashInferProfile* fi : vers) {
+        if (fi) {
+          const models::FamilyStatus st = fi->family(v->id);
+          if (!st.present || !st.modelled_on(dev->sm)) {
+            // Loud, not silent: this release has no such kernel, or its tables were not read.
+            auto& bucket = (st.present ? unmodelled : absent)[v->id + (st.modelled ? " on " + dev->id : "") +
+                                                              (st.note.empty() ? "" : " (" + st.note + ")")];
+            if (std::find(bucket.begin(), bucket.end(), fi->version.text) == bucket.end()) bucket.push_back(fi->version.text);
+            continue;
+          }
+        }
         kernels::LaunchEnv env;
         env.device = dev;
         env.flashinfer = fi;
@@ -291,6 +305,8 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
           notes.insert(kernels::launch::revision_note(kernels::launch::family(env, v->launch_family), env));
         CheckedTarget tgt{v->id, dev->id, fi ? fi->version.text : "", v->uses_flashinfer && !opt.framework_explicit ? "" : fw, 0};
         std::int64_t max_tokens = 0;
+        double max_avg = 0;           // T*K/local_E of the busiest call
+        bool unavailable_here = false;  // the variant has no kernel for this device/quant
         for (const auto& kc : kcalls) {
           const models::FrameworkRevision* crev = (v->uses_flashinfer && !opt.framework_explicit) ? nullptr : &rev;
           ChunkPlan plan = chunk_plan(v->id, m.quant, kc.tokens, m.num_experts, kc.top_k, crev, modular, w.context.env, kc.chunkable);
@@ -307,6 +323,7 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
             p.activation = m.activation;
             p.quant = m.quant;
             p.routing = w.routing;
+            p.batched_layout = pc.mode == dispatch::Mode::deepep_ll;
             p.act_global_scale_numel = w.act_global_scale_numel;
             p.act_global_scale_dtype = w.act_global_scale_dtype;
             p.act_scale_layout = w.act_scale_layout;
@@ -319,12 +336,15 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
             p.tactic = opt.tactic.empty() ? w.context.tactic : opt.tactic;
             ++tgt.kernel_calls;
             max_tokens = std::max(max_tokens, t);
+            max_avg = std::max(max_avg, static_cast<double>(t) * static_cast<double>(kc.top_k) /
+                                            static_cast<double>(std::max<std::int64_t>(kc.local_experts, 1)));
             for (Finding f : v->check(p, env)) {
               // In a sweep over every variant, "this variant has no kernel for this device or
               // quant" is information, not a crash: nobody would run it there.
               const bool unavailable = std::any_of(f.details.begin(), f.details.end(), [](const auto& d) {
                 return d.first == "applies" && d.second == "no";
               });
+              unavailable_here = unavailable_here || unavailable;
               if (sweep && unavailable) {
                 f.severity = Severity::info;
                 f.message = "not available: " + f.message;
@@ -352,18 +372,37 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
           }
         }
         // Known-bad versions and empirical crash regions.
-        if (fi) {
+        // Known-bad rows are scoped: only where the kernel can run at all (no noise on devices
+        // the arch gate rejects), and only under the conditions the row names.
+        if (fi && !unavailable_here) {
           for (const auto& e : known_bad_.entries) {
             if (!e.matches(v->id, fi->version, dev->sm, m.quant)) continue;
+            const auto& c = e.conditions;
+            if (c.min_tokens_per_call > 0 && max_tokens < c.min_tokens_per_call) continue;
+            if (c.min_avg_tokens_per_expert > 0 && !(max_avg > c.min_avg_tokens_per_expert)) continue;
+            if (!c.activations.empty() &&
+                std::find(c.activations.begin(), c.activations.end(), m.activation) == c.activations.end())
+              continue;
+            if (!c.routings.empty() && std::find(c.routings.begin(), c.routings.end(), w.routing) == c.routings.end())
+              continue;
+            bool traits_ok = true;
+            for (const auto& [k, want] : c.traits) {
+              auto it = opt.traits.find(k);
+              traits_ok = traits_ok && it != opt.traits.end() && it->second == want;
+            }
+            if (!traits_ok) continue;
             Finding f;
             f.id = kernels::finding_id::kKnownBadVersion;
             f.severity = kernels::parse_severity(e.severity);
             f.kernel = v->id;
             f.stage = "version";
             f.message = e.title + (e.symptom.empty() ? "" : " — " + e.symptom);
-            f.formula = "flashinfer " + fi->version.text + " in [" + e.min.text + ", " + (e.max ? e.max->text : std::string("unfixed")) + "]" +
-                        (e.sms.empty() ? "" : ", SM " + std::to_string(dev->sm));
-            f.limit = e.max ? "fixed after " + e.max->text : "no fixed version known";
+            f.formula = "flashinfer " + fi->version.text + " in [" + e.min.text + ", " +
+                        (e.fixed_in ? e.fixed_in->text + ")" : std::string("unfixed]")) +
+                        (e.sms.empty() ? "" : ", SM " + std::to_string(dev->sm)) +
+                        (c.text().empty() ? "" : "; " + c.text());
+            f.limit = e.fixed_in ? "fixed in " + e.fixed_in->text + (e.fix.empty() ? "" : " (" + e.fix + ")")
+                                 : "no fixed release known";
             f.upstream = e.upstream;
             f.gpu_error = e.gpu_error;
             f.device = dev->id;
@@ -409,6 +448,15 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
     }
   }
   for (const auto& n : notes) rep.notes.push_back(n);
+  auto list = [](const std::vector<std::string>& vs) {
+    std::string r;
+    for (const auto& x : vs) r += (r.empty() ? "" : ", ") + x;
+    return r;
+  };
+  for (const auto& [what, vs] : absent)
+    rep.notes.push_back("not in these FlashInfer releases, nothing checked: " + what + " at " + list(vs));
+  for (const auto& [what, vs] : unmodelled)
+    rep.notes.push_back("not modelled, nothing checked: " + what + " at FlashInfer " + list(vs));
   std::stable_sort(rep.findings.begin(), rep.findings.end(), [](const Finding& a, const Finding& b) {
     return static_cast<int>(a.severity) > static_cast<int>(b.severity);
   });

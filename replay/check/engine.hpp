@@ -24,7 +24,7 @@
 namespace moesim::check {
 
 struct VariantInfo {
-  std::string id;             // flashinfer_trtllm | flashinfer_cutlass | flashinfer_cutedsl | triton
+  std::string id;             // flashinfer_trtllm | flashinfer_cutlass | flashinfer_cutedsl | flashinfer_cutedsl_batched | triton
   std::string description;
   bool uses_flashinfer = true;
   std::function<std::vector<kernels::Finding>(const kernels::LaunchProblem&, const kernels::LaunchEnv&)> check;
@@ -49,7 +49,7 @@ struct CheckOptions {
   std::string tactic;                    // requested tactic (see LaunchProblem::tactic)
   std::string trtllm_class = "auto";     // vLLM TRTLLM NVFP4 class: auto | monolithic | modular
   // Engine-side families: framework -> release or revision ("vllm" -> "0.9.1" | "pr39213"),
-  // and traits they read (name -> integer text). See sim/kernels/launch_family.hpp.
+  // and traits they read (name -> integer text; also known-bad conditions, oracle traits). See sim/kernels/launch_family.hpp.
   std::map<std::string, std::string> releases;
   std::map<std::string, std::string> traits;
 };

@@ -1,5 +1,7 @@
 #include "sim/kernels/api_contracts.hpp"
 
+#include "sim/quant/layout.hpp"
+
 #include <algorithm>
 
 namespace moesim::kernels::contracts {
@@ -126,6 +128,7 @@ void check_scale_dtype_and_layout(const LaunchProblem& p, const LaunchEnv& env, 
   auto layout = [&](const std::string& have, const std::map<std::string, std::vector<std::string>>& want_map,
                     const std::string& what, const std::string& src, const std::string& stage) {
     if (have.empty() || (p.quant != "nvfp4" && p.quant != "mxfp4" && p.quant != "mxfp4_bf16")) return;
+    quant::parse_layout(have);  // one vocabulary: an unknown tag is bad input (InputError listing the tags)
     auto it = want_map.find(kernel);
     if (it == want_map.end() || contains(it->second, have)) return;
     Finding f = base(finding_id::kLayoutMismatch, Severity::error, kernel, stage);

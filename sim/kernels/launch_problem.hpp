@@ -31,6 +31,7 @@ struct LaunchProblem {
   std::string quant = "bf16";       // bf16 | fp16 | fp8_per_tensor | fp8_block128 | mxfp8 | nvfp4 | mxfp4 | mxfp4_bf16 | int4_w4a16
   std::string routing = "renormalize";  // renormalize | deepseek
   bool do_finalize = true;
+  bool batched_layout = false;      // DeepEP low-latency [local experts, M per expert, H] layout (tokens = M per expert)
   // Facts from a trace (absent = unknown, not checked).
   std::optional<std::int64_t> act_global_scale_numel;
   std::string act_global_scale_dtype;   // "f32", ...
@@ -59,7 +60,7 @@ struct LaunchEnv {
   TritonContext triton;                                   // triton variant
   // Engine-side families (sim/kernels/launch_family.hpp): their data, the framework release
   // or revision each framework is at ("vllm" -> "0.9.1" | "pr39213"; absent = newest), and
-  // the traits given with --trait (name -> value).
+  // the traits given with --trait (name -> value; known-bad conditions and families read them).
   const launch::FamilyTable* launch_families = nullptr;
   std::map<std::string, std::string> releases;
   std::map<std::string, std::string> traits;

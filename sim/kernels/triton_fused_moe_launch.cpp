@@ -33,8 +33,14 @@ models::TritonConfig pick_config(const LaunchProblem& p, const LaunchEnv& env) {
   return models::select_triton_config(*env.triton.rules, env.triton.rules_revision, env.triton.config_dirs, query(p, env));
 }
 
-std::int64_t smem_estimate(const models::TritonConfig& c, int a_bits, int b_bits) {
-  return c.num_stages * ((c.block_m * c.block_k * a_bits) / 8 + (c.block_k * c.block_n * b_bits) / 8);
+int triton_pipeline_buffers(int num_stages, int sm) {
+  if (num_stages <= 1) return 1;
+  return (num_stages - 1) + (sm == 90 ? 1 : 0);
+}
+
+std::int64_t smem_estimate(const models::TritonConfig& c, int a_bits, int b_bits, int sm) {
+  return std::int64_t(triton_pipeline_buffers(c.num_stages, sm)) *
+         ((std::int64_t(c.block_m) * c.block_k * a_bits) / 8 + (std::int64_t(c.block_k) * c.block_n * b_bits) / 8);
 }
 
 std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
@@ -99,7 +105,8 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
   }
   // Shared memory of the pipelined A/B tiles.
   const int a_bits = dtype_bits(act), b_bits = weight == "int4" ? 16 : dtype_bits(weight);  // int4 is dequantised to the compute type in smem
-  const std::int64_t smem = smem_estimate(cfg, a_bits, b_bits);
+  const int bufs = triton_pipeline_buffers(cfg.num_stages, env.device->sm);
+  const std::int64_t smem = smem_estimate(cfg, a_bits, b_bits, env.device->sm);
   if (smem > env.device->smem_per_block_optin) {
     Finding f;
     f.id = finding_id::kSmemExceeded;
@@ -108,11 +115,12 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
     f.stage = "gemm1";
     f.tokens = p.tokens;
     f.framework = fw;
-    f.basis = "model";
     f.message = "the chosen Triton config needs more shared memory than the device allows per block: Triton raises "
                 "OutOfResources at compile time";
-    f.formula = "num_stages * (BM*BK*" + std::to_string(a_bits / 8) + " + BK*BN*" + std::to_string(b_bits / 8) + ") = " +
-                std::to_string(cfg.num_stages) + " * (" + std::to_string(cfg.block_m) + "*" + std::to_string(cfg.block_k) +
+    f.formula = "buffers * (BM*BK*" + std::to_string(a_bits / 8) + " + BK*BN*" + std::to_string(b_bits / 8) +
+                "), buffers = " + (cfg.num_stages <= 1 ? std::string("1 (num_stages <= 1)")
+                                                      : "num_stages - 1" + std::string(env.device->sm == 90 ? " + 1 (SM90 wgmma operands)" : "")) +
+                " = " + std::to_string(bufs) + " * (" + std::to_string(cfg.block_m) + "*" + std::to_string(cfg.block_k) +
                 "*" + std::to_string(a_bits / 8) + " + " + std::to_string(cfg.block_k) + "*" + std::to_string(cfg.block_n) +
                 "*" + std::to_string(b_bits / 8) + ") = " + fmt_int(smem);
     f.limit = "<= " + fmt_int(env.device->smem_per_block_optin) + " B (" + env.device->id + " opt-in smem per block)";
@@ -121,7 +129,10 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
                   ". Reducing block sizes or `num_stages` may help.";
     f.value = smem;
     f.limit_value = env.device->smem_per_block_optin;
-    f.upstream = repo + "fused_moe_kernel launch with config " + cfg.origin;
+    f.upstream = repo + "fused_moe_kernel launch with config " + cfg.origin +
+                 "; buffers from triton-lang/triton lib/Dialect/TritonGPU/Transforms/Pipeliner/AssignLatencies.cpp "
+                 "assignLatencies @ 020b1b05 and LowerLoops.cpp lowerLoads / loadRequiresAdditionalBuffer @ 00530a69 "
+                 "(epilogue scratch not included)";
     f.details.emplace_back("config", "BM=" + std::to_string(cfg.block_m) + " BN=" + std::to_string(cfg.block_n) +
                                          " BK=" + std::to_string(cfg.block_k) + " stages=" + std::to_string(cfg.num_stages));
     out.push_back(std::move(f));

@@ -17,9 +17,19 @@ std::string config_dtype(const std::string& quant);
 // Config the framework picks for GEMM1 at M tokens.
 models::TritonConfig pick_config(const LaunchProblem& p, const LaunchEnv& env);
 
-// Shared-memory estimate of one program: num_stages * (BM*BK*a_bytes + BK*BN*b_bytes)
-// (a model of Triton's pipeliner: one A and one B buffer per stage).
-std::int64_t smem_estimate(const models::TritonConfig& c, int a_bits, int b_bits);
+// Shared memory Triton's software pipeliner allocates for the K loop's A and B tiles:
+// buffers * (BM*BK*a_bytes + BK*BN*b_bytes), with
+//   buffers = num_stages - 1             (AssignLatencies: loadLatency = (num_stages - 1) /
+//                                          (maxIndirectionLevel + 1); fused_moe's A/B loads are
+//                                          direct, level 0; LowerLoops lowerLoads allocates
+//                                          stageDiff = latency buffers per pipelined load)
+//           + 1 on SM90                  (loadRequiresAdditionalBuffer: operands consumed from
+//                                          NVMMA shared memory by a WarpGroupDotOp / wgmma)
+//   buffers = 1 when num_stages <= 1     (not pipelined; one local_alloc per dot operand).
+// Epilogue scratch (accumulator layout conversion) is not included: the allocator reuses the
+// loop buffers after the loop, so this is the loop's requirement, a lower bound of the total.
+int triton_pipeline_buffers(int num_stages, int sm);
+std::int64_t smem_estimate(const models::TritonConfig& c, int a_bits, int b_bits, int sm);
 
 std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env);
 // Config breakpoints (defaults' piece limits, M//E boundary, tuned-key midpoints).

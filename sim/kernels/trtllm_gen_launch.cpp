@@ -47,6 +47,8 @@ std::vector<int> supported_tiles(const models::TrtllmGenProfile& prof, const std
   if (quant == "mxfp8") t.insert(t.end(), it->second.extra_tiles_if_mxfp8.begin(), it->second.extra_tiles_if_mxfp8.end());
   if (launcher == "fp4" && quant_dtypes(quant).first != "bf16")
     t.insert(t.end(), it->second.extra_tiles_if_act_not_bf16.begin(), it->second.extra_tiles_if_act_not_bf16.end());
+  if (auto q = it->second.extra_tiles_if_quant.find(quant); q != it->second.extra_tiles_if_quant.end())
+    t.insert(t.end(), q->second.begin(), q->second.end());
   std::sort(t.begin(), t.end());
   t.erase(std::unique(t.begin(), t.end()), t.end());
   return t;

@@ -68,12 +68,14 @@ TEST(FlashInferProfiles, AllRequiredVersionsWithInheritance) {
   auto ps = FlashInferProfiles::load(models_dir());
   for (const char* v : {"0.6.6", "0.6.7", "0.6.8.post1", "0.6.10", "0.6.11", "0.6.11.post2", "0.6.12"}) EXPECT_NO_THROW(ps.find(v)) << v;
   EXPECT_NO_THROW(ps.find("v0.6.8.post1"));
-  EXPECT_THROW(ps.find("0.6.9"), InputError);
+  EXPECT_THROW(ps.find("0.2.5"), InputError);  // before the first release with fused MoE
+  EXPECT_THROW(ps.find("0.6.9.post1"), InputError);  // no such tag
   EXPECT_THROW(ps.find("not-a-version"), InputError);
   // Arch gate: 10 only in 0.6.6, 10|12 from 0.6.7 (inherited by 0.6.12).
   EXPECT_EQ(ps.find("0.6.6").trtllm.arch_majors, (std::vector<int>{10}));
   EXPECT_EQ(ps.find("0.6.12").trtllm.arch_majors, (std::vector<int>{10, 12}));
-  EXPECT_EQ(ps.find("0.6.12").inherits_chain.size(), 7u);
+  EXPECT_EQ(ps.find("0.6.12").inherits_chain.size(), 70u);  // v0.2.6 .. v0.6.12, one file per release
+  EXPECT_NE(ps.find("0.6.12").inherits_chain.front().find("0.2.6.json"), std::string::npos);
   // fp4_quantize globalScale check enforced from 0.6.11 only.
   EXPECT_FALSE(ps.find("0.6.10").api.fp4_quantize_global_scale.enforced);
   EXPECT_TRUE(ps.find("0.6.11").api.fp4_quantize_global_scale.enforced);
@@ -95,6 +97,66 @@ TEST(FlashInferProfiles, AllRequiredVersionsWithInheritance) {
   EXPECT_EQ(ps.find("0.6.6").cute_dsl.tile_sizes, (std::vector<int>{128, 256}));
   EXPECT_EQ(ps.find("0.6.8.post1").cute_dsl.tile_sizes, (std::vector<int>{128}));
   EXPECT_EQ(ps.find("0.6.11").cute_dsl.tile_sizes, (std::vector<int>{128, 256}));
+}
+
+// Every release tag of flashinfer-ai/flashinfer from v0.2.6 (the first with fused MoE,
+// csrc/fused_moe/cutlass_backend) to v0.6.18rc7, rcs and posts included, in PEP 440 order, as
+// `git tag` lists them in the mirror (not read from models/): each has a profile inheriting
+// from the one before.
+TEST(FlashInferProfiles, EveryReleaseFromTheFirstWithFusedMoe) {
+  const std::vector<std::string> tags = {
+    "0.2.6", "0.2.6.post1", "0.2.7", "0.2.7.post1", "0.2.8rc1", "0.2.8", "0.2.9rc1", "0.2.9rc2", "0.2.9",
+    "0.2.10", "0.2.11", "0.2.11.post1", "0.2.11.post2", "0.2.11.post3", "0.2.12", "0.2.13", "0.2.14",
+    "0.2.14.post1", "0.3.0rc1", "0.3.0", "0.3.0.post1", "0.3.1", "0.3.1.post1", "0.4.0rc0", "0.4.0rc1",
+    "0.4.0rc2", "0.4.0rc3", "0.4.0rc4", "0.4.0rc5", "0.4.0", "0.4.1", "0.5.0rc1", "0.5.0rc2", "0.5.0rc3",
+    "0.5.0", "0.5.1", "0.5.2", "0.5.3", "0.6.0rc1", "0.6.0rc2", "0.6.0", "0.6.1", "0.6.2", "0.6.3", "0.6.4",
+    "0.6.5", "0.6.6", "0.6.7", "0.6.7.post1", "0.6.7.post2", "0.6.7.post3", "0.6.8rc1", "0.6.8", "0.6.8.post1",
+    "0.6.9rc1", "0.6.9", "0.6.10rc1", "0.6.10", "0.6.10.post1", "0.6.11rc1", "0.6.11", "0.6.11.post1",
+    "0.6.11.post2", "0.6.11.post3", "0.6.12rc1", "0.6.12rc2", "0.6.12rc3", "0.6.12", "0.6.13rc1", "0.6.13rc2",
+    "0.6.13", "0.6.14rc1", "0.6.14", "0.6.15rc1", "0.6.15rc2", "0.6.15rc3", "0.6.15rc4", "0.6.15",
+    "0.6.15.post1", "0.6.16rc1", "0.6.16rc2", "0.6.16rc3", "0.6.16rc4", "0.6.16rc5", "0.6.16", "0.6.16.post1",
+    "0.6.16.post2", "0.6.16.post3", "0.6.16.post4", "0.6.17rc1", "0.6.17rc2", "0.6.17rc3", "0.6.17rc4",
+    "0.6.17rc5", "0.6.17", "0.6.18rc1", "0.6.18rc2", "0.6.18rc3", "0.6.18rc4", "0.6.18rc5", "0.6.18rc6",
+    "0.6.18rc7"};
+  auto ps = FlashInferProfiles::load(models_dir());
+  ASSERT_EQ(ps.all().size(), tags.size());
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    EXPECT_EQ(ps.all()[i].version.text, tags[i]);
+    EXPECT_EQ(ps.all()[i].inherits_chain.size(), i + 1) << tags[i];
+    EXPECT_EQ(ps.all()[i].commit.size(), 40u) << tags[i];
+  }
+  // Families: CUTLASS from v0.2.6, TRTLLM-gen from v0.2.8 (not v0.2.8rc1), CuteDSL from v0.6.4;
+  // tables are read from v0.6.6 on.
+  EXPECT_FALSE(ps.find("0.2.8rc1").family("flashinfer_trtllm").present);
+  EXPECT_TRUE(ps.find("0.2.8").family("flashinfer_trtllm").present);
+  EXPECT_FALSE(ps.find("0.2.8").family("flashinfer_trtllm").modelled);
+  EXPECT_FALSE(ps.find("0.6.3").family("flashinfer_cutedsl").present);
+  EXPECT_TRUE(ps.find("0.6.4").family("flashinfer_cutedsl").present);
+  EXPECT_TRUE(ps.find("0.6.6").family("flashinfer_cutedsl").modelled);
+  EXPECT_TRUE(ps.find("0.6.18rc7").family("flashinfer_trtllm").modelled);
+  // SM90 mixed-input CUTLASS tables rewritten on the 0.6.16rc / 0.6.17rc / 0.6.18rc lines (PR #3738).
+  EXPECT_FALSE(ps.find("0.6.16rc1").family("flashinfer_cutlass").modelled_on(90));
+  EXPECT_TRUE(ps.find("0.6.16rc1").family("flashinfer_cutlass").modelled_on(100));
+  EXPECT_TRUE(ps.find("0.6.16.post3").family("flashinfer_cutlass").modelled_on(90));
+  EXPECT_FALSE(ps.find("0.6.18rc7").family("flashinfer_cutlass").modelled_on(90));
+  // Deltas land at the release whose source changed: the 0.6.11 delta is in 0.6.11rc1.
+  EXPECT_TRUE(ps.find("0.6.11rc1").trtllm.skip_cluster_dim_z);
+  EXPECT_FALSE(ps.find("0.6.10.post1").trtllm.skip_cluster_dim_z);
+  EXPECT_EQ(ps.find("0.6.8rc1").cutlass.generators.at("sm120").rows.size(), 6u);
+  EXPECT_EQ(ps.find("0.6.7.post3").cutlass.generators.at("sm120").rows.size(),
+            ps.find("0.6.6").cutlass.generators.at("sm120").rows.size());
+  // v0.6.10rc1 drops CtaShape128x128x128B from the SM90 W4A16 grouped candidates.
+  auto has_tile = [](const CandidateGenerator& g, const std::string& t) {
+    for (const auto& r : g.rows)
+      if (r.tile.name == t) return true;
+    return false;
+  };
+  EXPECT_TRUE(has_tile(ps.find("0.6.9").cutlass.generators.at("sm90_weight_only"), "128x128x128B"));
+  EXPECT_FALSE(has_tile(ps.find("0.6.10rc1").cutlass.generators.at("sm90_weight_only"), "128x128x128B"));
+  // v0.6.16rc5: FP4 launcher advertises tile 192 for E2m1 x E2m1 and MxE2m1 x MxE4m3.
+  EXPECT_TRUE(ps.find("0.6.16rc4").trtllm.launchers.at("fp4").extra_tiles_if_quant.empty());
+  EXPECT_EQ(ps.find("0.6.16rc5").trtllm.launchers.at("fp4").extra_tiles_if_quant.at("nvfp4"), (std::vector<int>{192}));
+  EXPECT_EQ(ps.find("0.6.18rc4").cute_dsl.arch_sms, (std::vector<int>{100, 103, 107}));
 }
 
 TEST(FlashInferProfiles, TileEncodingAndParsing) {
@@ -140,6 +202,40 @@ TEST(KnownBad, LoadsAndMatchesRanges) {
   EXPECT_FALSE(sm110->matches("flashinfer_cutlass", PyVersion::parse("0.6.5", ""), 110, "bf16"));
   ASSERT_FALSE(t.regions.empty());
   EXPECT_EQ(t.regions[0].min_tokens_per_call, 305000);
+  // fixed_in is exclusive: the route-map OOB fix (cherry-pick #4288) is in v0.6.16, not in v0.6.16rc5.
+  const KnownBadEntry* oob = nullptr;
+  for (const auto& e : t.entries) {
+    EXPECT_FALSE(e.fix.empty()) << e.id << ": every row names its fix (or says it is open)";
+    if (e.id == "fi-4237-routemap-oob") oob = &e;
+  }
+  ASSERT_NE(oob, nullptr);
+  EXPECT_TRUE(oob->matches("flashinfer_trtllm", PyVersion::parse("0.6.16rc5", ""), 100, "nvfp4"));
+  EXPECT_FALSE(oob->matches("flashinfer_trtllm", PyVersion::parse("0.6.16", ""), 100, "nvfp4"));
+  EXPECT_FALSE(oob->matches("flashinfer_trtllm", PyVersion::parse("0.6.17rc1", ""), 100, "nvfp4"));
+}
+
+TEST(KnownBad, SchemaTwoRejectsMaxAndUnknownConditions) {
+  const std::string d = tmpdir("kb2");
+  write(d + "/known_bad.json", R"({"schema": "moesim-known-bad-2", "entries": [{"id": "x", "library": "flashinfer",
+    "variant": "flashinfer_trtllm", "min": "0.6.6", "max": "0.6.7", "sms": [], "quant": [], "severity": "error",
+    "title": "t", "upstream": "u"}], "empirical_crash_regions": []})");
+  EXPECT_THROW(KnownBadTable::load(d), InputError);
+  write(d + "/known_bad.json", R"({"schema": "moesim-known-bad-2", "entries": [{"id": "x", "library": "flashinfer",
+    "variant": "flashinfer_trtllm", "min": "0.6.6", "fixed_in": "0.6.7", "sms": [], "quant": [], "severity": "error",
+    "title": "t", "upstream": "u", "conditions": {"phase_of_moon": 1}}], "empirical_crash_regions": []})");
+  EXPECT_THROW(KnownBadTable::load(d), InputError);
+  write(d + "/known_bad.json", R"({"schema": "moesim-known-bad-2", "entries": [{"id": "x", "library": "flashinfer",
+    "variant": "flashinfer_trtllm", "min": "0.6.7", "fixed_in": "0.6.7", "sms": [], "quant": [], "severity": "error",
+    "title": "t", "upstream": "u"}], "empirical_crash_regions": []})");
+  EXPECT_THROW(KnownBadTable::load(d), InputError);
+  write(d + "/known_bad.json", R"({"schema": "moesim-known-bad-2", "entries": [{"id": "x", "library": "flashinfer",
+    "variant": "flashinfer_trtllm", "min": "0.6.6", "fixed_in": null, "sms": [], "quant": [], "severity": "error",
+    "title": "t", "upstream": "u", "conditions": {"min_tokens_per_call": 6000, "traits": {"per_token_scale": "1"}}}],
+    "empirical_crash_regions": []})");
+  auto t = KnownBadTable::load(d);
+  ASSERT_EQ(t.entries.size(), 1u);
+  EXPECT_FALSE(t.entries[0].fixed_in.has_value());
+  EXPECT_EQ(t.entries[0].conditions.text(), "tokens per call >= 6000, trait per_token_scale=1");
 }
 
 TEST(Chunking, VllmRevisionsAndNvfp4ChunkFormula) {

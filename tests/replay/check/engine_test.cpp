@@ -212,12 +212,17 @@ TEST(CheckEngine, LayoutAndScaleDtypeFromTraceWeightsBothSides) {
   t.weights.w13_shape = {512, 5376, 512};
   t.weights.has_scales = true;
   t.weights.scale_dtype = "ue4m3";
-  t.weights.scale_layout = "128x4";
+  t.weights.scale_layout = "swizzled_128x4";  // the tag synth/replay/quantize write
   auto o = opts("b200", "0.6.11.post2", "flashinfer_cutlass");
   auto r = engine().run(workload_from_trace(t), o);
   EXPECT_TRUE(find(r, "LAYOUT_MISMATCH").empty());
   EXPECT_TRUE(find(r, "SCALE_DTYPE_CONTRACT").empty());
-  t.weights.scale_layout = "linear";
+  t.weights.scale_layout = "linear";  // checkpoint layout (interleaved at load): not a mismatch
+  r = engine().run(workload_from_trace(t), o);
+  EXPECT_TRUE(find(r, "LAYOUT_MISMATCH").empty());
+  t.weights.scale_layout = "128x4";  // not a vocabulary tag: bad input, not a silent pass
+  EXPECT_THROW(engine().run(workload_from_trace(t), o), InputError);
+  t.weights.scale_layout = "swizzled_8x4";
   t.weights.scale_dtype = "ue8m0";
   r = engine().run(workload_from_trace(t), o);
   EXPECT_FALSE(find(r, "LAYOUT_MISMATCH").empty());
@@ -322,4 +327,51 @@ TEST(CheckEngine, SglangInt32OffsetsBeforePr4727BothSides) {
   auto rt = engine().run(shape_only_workload(deepseek(), 50000), o);
   ASSERT_FALSE(find(rt, "INT32_OFFSET_OVERFLOW").empty());
   EXPECT_EQ(*find(rt, "INT32_OFFSET_OVERFLOW")[0]->first_failing_tokens, 37450);
+}
+
+// Known-bad rows are scoped: no TRTLLM-gen row on a device whose arch gate rejects the kernel
+// (H100: major 9; the route-map row covers 0.6.6 .. 0.6.16rc5 on every device), both sides.
+TEST(CheckEngine, KnownBadNotOnDevicesWithoutTheKernel) {
+  auto w = shape_only_workload(nemotron_super(), 1024);
+  auto on = engine().run(w, opts("b200", "0.6.12", "flashinfer_trtllm"));
+  auto off = engine().run(w, opts("h100", "0.6.12", "flashinfer_trtllm"));
+  EXPECT_FALSE(find(on, "KNOWN_BAD_VERSION").empty());
+  EXPECT_TRUE(find(off, "KNOWN_BAD_VERSION").empty());
+  // The arch gate itself is still reported on H100 (error when named).
+  EXPECT_FALSE(find(off, "EMPTY_TACTIC_SET").empty());
+}
+
+// Conditions: the per-token tile-192 row (flashinfer#4486) needs --trait per_token_scale=1 and
+// T*K/local_E > 32 (tile 192 in computeSelectedTileN's set), v0.6.16rc5 <= v < v0.6.18rc4, SM100/103.
+TEST(CheckEngine, KnownBadConditionsTraitAndAvgTokens) {
+  auto entry = [](const CheckReport& r, const std::string& id) {
+    for (const Finding* f : find(r, "KNOWN_BAD_VERSION"))
+      for (const auto& d : f->details)
+        if (d.first == "entry" && d.second == id) return true;
+    return false;
+  };
+  const std::string id = "fi-4486-trtllm-nvfp4-tile192-per-token";
+  auto o = opts("b200", "0.6.17", "flashinfer_trtllm");
+  // E=512, K=22: T*K/E > 32 <=> T > 744.7; T = 745 -> 32.01, T = 744 -> 31.97.
+  EXPECT_FALSE(entry(engine().run(shape_only_workload(nemotron_super(), 745), o), id));  // no trait
+  o.traits["per_token_scale"] = "1";
+  EXPECT_TRUE(entry(engine().run(shape_only_workload(nemotron_super(), 745), o), id));
+  EXPECT_FALSE(entry(engine().run(shape_only_workload(nemotron_super(), 744), o), id));
+  o.flashinfer = {"0.6.18rc4"};
+  EXPECT_FALSE(entry(engine().run(shape_only_workload(nemotron_super(), 745), o), id));
+  o.flashinfer = {"0.6.16rc4"};
+  EXPECT_FALSE(entry(engine().run(shape_only_workload(nemotron_super(), 745), o), id));
+}
+
+// Releases whose tables are not read are refused loudly, never checked with borrowed tables.
+TEST(CheckEngine, UnmodelledReleasesAreNotedNotChecked) {
+  auto r = engine().run(shape_only_workload(nemotron_super(), 400000), opts("b200", "0.5.0", "flashinfer_trtllm"));
+  EXPECT_TRUE(r.findings.empty());
+  bool noted = false;
+  for (const auto& n : r.notes) noted = noted || (n.find("not modelled") != std::string::npos && n.find("0.5.0") != std::string::npos);
+  EXPECT_TRUE(noted);
+  auto r2 = engine().run(shape_only_workload(nemotron_super(), 400000), opts("b200", "0.2.7", "flashinfer_trtllm"));
+  bool absent = false;
+  for (const auto& n : r2.notes) absent = absent || n.find("not in these FlashInfer releases") != std::string::npos;
+  EXPECT_TRUE(absent);
 }

@@ -256,11 +256,11 @@ TEST_F(TrtllmGen, ExpertIdsAndScaleFactsBothSides) {
   EXPECT_TRUE(has(trtllm_gen::check(p, e), "EXPERT_ID_RANGE"));
   p.max_expert_id = 511;
   p.weight_scale_dtype = "ue4m3";
-  p.weight_scale_layout = "trtllm-gen";
+  p.weight_scale_layout = "linear";  // checkpoint layout; shuffle_matrix_sf_a runs at load
   EXPECT_FALSE(has(trtllm_gen::check(p, e), "SCALE_DTYPE_CONTRACT"));
   EXPECT_FALSE(has(trtllm_gen::check(p, e), "LAYOUT_MISMATCH"));
   p.weight_scale_dtype = "ue8m0";
-  p.weight_scale_layout = "linear";
+  p.weight_scale_layout = "swizzled_8x4";
   EXPECT_TRUE(has(trtllm_gen::check(p, e), "SCALE_DTYPE_CONTRACT"));
   EXPECT_TRUE(has(trtllm_gen::check(p, e), "LAYOUT_MISMATCH"));
 }

@@ -1,0 +1,56 @@
+// Issue 13's defects of `moesim check`, each through the real binary, both sides.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/support/cli_run.hpp"
+
+namespace {
+
+using moesim::testing::run_moesim;
+
+std::string tmp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("moesim_h13_" + name + "_" + std::to_string(::getpid()) + ".h5")).string();
+}
+
+// synth and replay spell the 128x4 scale layout `swizzled_128x4` (sim/quant/layout); check reads
+// the same tag and reports no LAYOUT_MISMATCH for a synthesised NVFP4 / MXFP4 trace with weights.
+TEST(CheckDefects, SynthesisedFp4TraceWithWeightsHasNoLayoutMismatch) {
+  for (const char* w : {"nvfp4", "mxfp4"}) {
+    const std::string t = tmp(std::string("layout_") + w);
+    auto s = run_moesim("synth -p qwen3-30b-a3b -t 16 --activations --weights " + std::string(w) +
+                        " --experts 8 --hidden 256 --intermediate 128 -o " + t);
+    ASSERT_EQ(s.rc, 0) << s.out;
+    auto c = run_moesim("check " + t + " --device b200 --flashinfer 0.6.12 --backend all");
+    EXPECT_NE(c.rc, 2) << c.out;
+    EXPECT_EQ(c.out.find("LAYOUT_MISMATCH"), std::string::npos) << w << "\n" << c.out;
+    std::filesystem::remove(t);
+  }
+}
+
+// Known-bad TRTLLM-gen rows apply to every device in their range but must not fire where the
+// kernel cannot run (H100: the TRTLLM-gen arch gate is major 10/12): a clean sweep stays clean.
+TEST(CheckDefects, KnownBadRowsOnlyWhereTheKernelRuns) {
+  auto h = run_moesim("check --preset nemotron-3-super --tokens 1000 --device h100 --flashinfer 0.6.12 --backend all --json");
+  EXPECT_EQ(h.out.find("KNOWN_BAD_VERSION"), std::string::npos) << h.out;
+  auto b = run_moesim("check --preset nemotron-3-super --tokens 1000 --device b200 --flashinfer 0.6.12 --backend all --json");
+  EXPECT_NE(b.out.find("KNOWN_BAD_VERSION"), std::string::npos) << b.out;
+}
+
+// Triton's pipeliner allocates num_stages - 1 buffers per pipelined operand (+1 on SM90): the
+// tuned A10 entry BM128 BN256 BK64 x4 stages needs 3 * (128*64*2 + 64*256*2) = 147,456 B.
+TEST(CheckDefects, TritonSharedMemoryIsWhatTritonAllocates) {
+  const std::string dir = std::string(MOESIM_TEST_DATA_DIR) + "/triton_configs";
+  const std::string t = tmp("smem");
+  auto s = run_moesim("synth -p deepseek-v3 -t 1024 --mode counts --experts 8 --intermediate 1792 -o " + t);
+  ASSERT_EQ(s.rc, 0) << s.out;
+  auto c = run_moesim("check " + t + " --quant bf16 --device a10 --backend triton --vllm pr34086 --triton-config-dir " +
+                      dir + " --json");
+  EXPECT_NE(c.out.find("\"SMEM_EXCEEDED\""), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("\"value\":147456"), std::string::npos) << c.out;
+  std::filesystem::remove(t);
+}
+
+}  // namespace
