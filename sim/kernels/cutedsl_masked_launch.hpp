@@ -8,6 +8,7 @@
 // csrc/nv_internal/cpp/kernels/quantization.cu, csrc/nv_internal/tensorrt_llm/thop/fp4Quantize.cpp
 // and vLLM fused_moe/flashinfer_cutedsl_moe.py flashinfer_cutedsl_moe_masked.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "sim/kernels/finding.hpp"
@@ -16,6 +17,12 @@
 namespace moesim::kernels::cutedsl_masked {
 
 inline constexpr const char* kKernel = "flashinfer_cutedsl_batched";
+
+// --trait names this family reads.
+inline const std::vector<std::string>& read_traits() {
+  static const std::vector<std::string> t = {"nvcc"};
+  return t;
+}
 
 // Elements one thread converts (CVT_FP16_TO_FP4_ELTS_PER_THREAD) for this release and build.
 int elts_per_thread(const models::CuteDslMaskedProfile& prof, const LaunchEnv& env);

@@ -53,4 +53,52 @@ TEST(CheckDefects, TritonSharedMemoryIsWhatTritonAllocates) {
   std::filesystem::remove(t);
 }
 
+// check -> oracle glue (models/check/oracle_glue.json), both sides where there is one.
+TEST(CheckDefects, SglangWithoutFlashinferChecksEveryRelease) {
+  auto c = run_moesim("check --preset qwen3-30b-a3b --tokens 1024 --device b200 --sglang s0");
+  EXPECT_NE(c.rc, 2) << c.out;
+  EXPECT_NE(c.out.find("pins no FlashInfer release"), std::string::npos) << c.out;
+  auto v = run_moesim("check --preset qwen3-30b-a3b --tokens 1024 --device b200 --sglang s0 --flashinfer 0.6.11");
+  EXPECT_NE(v.rc, 2) << v.out;
+  EXPECT_EQ(v.out.find("pins no FlashInfer release"), std::string::npos) << v.out;
+}
+
+TEST(CheckDefects, DeepSeekPresetUnderSglang) {
+  // fp8_block128 is SGLang's --quantization fp8; the preset sets model_arch=deepseek.
+  auto c = run_moesim("check --preset deepseek-v3 --tokens 1024 --device b200 --sglang s0 --flashinfer 0.6.11");
+  EXPECT_NE(c.rc, 2) << c.out;
+  EXPECT_NE(c.out.find("selects backend"), std::string::npos) << c.out;
+}
+
+TEST(CheckDefects, DeepepLowLatencyLeadsToTheBatchedBackend) {
+  const std::string q = "check --preset deepseek-v3 --quant nvfp4 --tokens 128 --device b200 --vllm pr43599 --ep 8 --dispatch ";
+  auto ll = run_moesim(q + "deepep_ll");
+  EXPECT_NE(ll.out.find("selects backend 'flashinfer_cutedsl_batched'"), std::string::npos) << ll.out;
+  auto ht = run_moesim(q + "deepep_ht");
+  EXPECT_EQ(ht.out.find("flashinfer_cutedsl_batched"), std::string::npos) << ht.out;
+}
+
+TEST(CheckDefects, OracleMxfp4Bf16ChoiceIsKept) {
+  auto c = run_moesim("check --preset gpt-oss-120b --tokens 1024 --device b200 --vllm pr43599 --json");
+  EXPECT_NE(c.out.find("implies quant mxfp4_bf16"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("\"quant\":\"mxfp4_bf16\""), std::string::npos) << c.out;
+}
+
+TEST(CheckDefects, TraitsAreReadOrRefused) {
+  // per_token_scale is read by the known-bad table (flashinfer#4486 row), both sides of the row.
+  const std::string q = "check --preset nemotron-3-super --tokens 4096 --device b200 --flashinfer 0.6.17 --backend flashinfer_trtllm";
+  auto with = run_moesim(q + " --trait per_token_scale=1");
+  EXPECT_NE(with.out.find("fi-4486-trtllm-nvfp4-tile192-per-token"), std::string::npos) << with.out;
+  auto without = run_moesim(q);
+  EXPECT_EQ(without.out.find("fi-4486-trtllm-nvfp4-tile192-per-token"), std::string::npos) << without.out;
+  auto bad = run_moesim(q + " --trait phase_of_moon=full");
+  EXPECT_EQ(bad.rc, 2) << bad.out;
+  EXPECT_NE(bad.out.find("phase_of_moon"), std::string::npos) << bad.out;
+  // A trait the vLLM oracle reads changes its pick: moe_backend forces the walk.
+  auto forced = run_moesim("check --preset qwen3-30b-a3b --tokens 1024 --device b200 --vllm pr43599 --trait moe_backend=triton");
+  EXPECT_NE(forced.out.find("selects backend 'triton'"), std::string::npos) << forced.out;
+  auto dflt = run_moesim("check --preset qwen3-30b-a3b --tokens 1024 --device b200 --vllm pr43599");
+  EXPECT_EQ(dflt.out.find("selects backend 'triton'"), std::string::npos) << dflt.out;
+}
+
 }  // namespace
