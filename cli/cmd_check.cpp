@@ -25,7 +25,7 @@ void add_check_options(po::options_description& o, workflows::CheckRequest& r) {
       ("flashinfer", po::value(&r.flashinfer)->composing(), "FlashInfer version (repeatable, or 'all'); default: the trace's, else all")
       ("vllm", po::value(&r.vllm), "vLLM revision (e.g. pr43599, v0, pre-34279): chunking, Triton rules, backend via the oracle")
       ("sglang", po::value(&r.sglang), "SGLang revision (e.g. s0, pre-4727)")
-      ("backend", po::value(&r.backends)->composing(), "kernel variant: flashinfer_trtllm, flashinfer_cutlass, flashinfer_cutedsl, triton, vllm_moe_align, vllm_deepgemm_moe, sglang_deepgemm_moe, vllm_marlin_moe, vllm_moe_wna16, vllm_cutlass_moe, vllm_gguf_moe, vllm_moe_fused_mul_sum, all (repeatable)")
+      ("backend", po::value(&r.backends)->composing(), "kernel variant: flashinfer_trtllm, flashinfer_cutlass, flashinfer_cutedsl, flashinfer_cutedsl_batched, triton, vllm_moe_align, vllm_deepgemm_moe, sglang_deepgemm_moe, vllm_marlin_moe, vllm_moe_wna16, vllm_cutlass_moe, vllm_gguf_moe, vllm_moe_fused_mul_sum, all (repeatable)")
       ("ep", opt_int(r.ep), "expert-parallel size")
       ("dp", opt_int(r.dp), "data-parallel size")
       ("tp", opt_int(r.tp), "tensor-parallel size (splits the intermediate size)")
@@ -39,7 +39,7 @@ void add_check_options(po::options_description& o, workflows::CheckRequest& r) {
       ("triton-config-dir", po::value(&r.triton_config_dirs)->composing(), "directory of tuned Triton fused_moe JSON files (repeatable)")
       ("env", po::value(&r.env)->composing(), "framework environment variable K=V (repeatable)")
       ("release", po::value(&r.releases)->composing(), "engine-side kernel families: framework release or revision FW@V (vllm@0.7.0, vllm@pr39213; repeatable)")
-      ("trait", po::value(&r.traits)->composing(), "input an engine-side family reads, NAME=INT (e.g. fused_shared=1; repeatable)");
+      ("trait", po::value(&r.traits)->composing(), "deployment fact K=V read by the framework oracle (moe_backend, batched_format, ...), a known-bad condition (per_token_scale) or an engine-side family (NAME=INT, e.g. fused_shared=1); repeatable");
 }
 
 namespace {

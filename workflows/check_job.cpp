@@ -1,29 +1,20 @@
 #include "workflows/check_job.hpp"
 
+#include <optional>
+
 #include "models/lib/framework_revision.hpp"
 #include "models/lib/framework_rules.hpp"
 #include "models/lib/json_node.hpp"
+#include "models/lib/oracle_glue.hpp"
 #include "models/lib/preset.hpp"
+#include "replay/check/oracle_glue.hpp"
 #include "sim/core/error.hpp"
+#include "sim/kernels/cutedsl_masked_launch.hpp"
 #include "sim/core/paths.hpp"
 #include "traces/trace_io.hpp"
 
 namespace moesim::workflows {
 namespace {
-
-// moesim quant ids -> the oracle's quant scheme ids.
-std::string oracle_quant(const std::string& q, const std::string& framework) {
-  if (q == "fp8_per_tensor") return "fp8";
-  if (q == "fp8_block128") return "fp8_block";
-  if (q == "mxfp4_bf16") return "mxfp4";
-  if (framework == "sglang" && q == "nvfp4") return "modelopt_fp4";
-  return q;
-}
-
-std::string oracle_activation(const std::string& a, bool gated) {
-  if (!gated && (a == "relu2" || a == "relu2_no_mul")) return "relu2_no_mul";
-  return a;
-}
 
 std::string models_of(const CheckRequest& r) { return r.models_dir.empty() ? models_dir() : r.models_dir; }
 
@@ -96,7 +87,6 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
     if (fw != "vllm" && fw != "sglang") throw InputError("--release", "unknown framework '" + fw + "' (vllm | sglang)");
     if (!opt.releases.emplace(fw, rel.substr(at + 1)).second) throw InputError("--release", "two releases given for " + fw);
   }
-  for (const auto& t : r.traits) opt.traits.insert(oracle::parse_assignment(t, "--trait"));
   if (r.trtllm_class != "auto" && r.trtllm_class != "monolithic" && r.trtllm_class != "modular")
     throw InputError("--trtllm-class", "expected auto | monolithic | modular, got '" + r.trtllm_class + "'");
   opt.parallel.ep = r.ep.value_or(1);
@@ -129,29 +119,36 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
     }
   }
   check::CheckEngine engine(mdir);
+  std::optional<models::Framework> rules;
+  if (!fw_spec.empty()) rules = models::load_framework_by_name(mdir, opt.framework);
+  for (const auto& t : r.traits) {
+    auto kv = oracle::parse_assignment(t, "--trait");
+    if (!opt.traits.insert(kv).second) throw InputError("--trait " + kv.first, "given twice");
+  }
+  std::vector<std::string> family_traits = kernels::cutedsl_masked::read_traits();
+  for (const auto& f : engine.launch_families().families)
+    for (const auto& in : f.inputs) family_traits.push_back(in.name);
+  check::validate_traits(opt.traits, rules ? &*rules : nullptr, engine.known_bad(), family_traits);
   CheckResult out;
   kernels::Finding oracle_error;
   bool oracle_failed = false;
   if (!fw_spec.empty() && r.backends.empty()) {
-    // Let the framework oracle pick the backend, as the engine would at that revision.
-    oracle::OracleQuery q;
-    q.framework = opt.framework + "@" + (opt.framework_revision.empty() ? "main" : opt.framework_revision);
-    const std::string dev = !r.devices.empty() ? r.devices[0] : w.context.device;
-    if (dev.empty() || dev == "all") throw InputError("--device", "the framework oracle needs one device (--device NAME)");
-    q.device = "sm" + std::to_string(engine.devices().find(dev).sm);
-    q.quant = oracle_quant(w.model.quant, opt.framework);
-    if (!r.flashinfer.empty() && r.flashinfer[0] != "all") q.flashinfer_version = r.flashinfer[0];
-    else if (!w.context.flashinfer_version.empty()) q.flashinfer_version = w.context.flashinfer_version;
-    q.env = w.context.env;
-    if (opt.framework == "vllm") {
-      q.traits["activation"] = oracle_activation(w.model.activation, w.model.gated);
-      q.traits["dp_size"] = std::to_string(opt.parallel.dp);
-      q.traits["ep_size"] = std::to_string(opt.parallel.ep);
-      q.traits["num_experts"] = std::to_string(w.model.num_experts);
-      q.traits["top_k"] = std::to_string(w.model.top_k);
-      if (w.model.hidden > 0) q.traits["hidden_dim"] = std::to_string(w.model.hidden);
-      if (opt.parallel.mode == dispatch::Mode::deepep_ht || opt.parallel.mode == dispatch::Mode::deepep_ll) q.traits["all2all"] = "1";
+    // Let the framework oracle pick the backend, as the engine would at that revision; the
+    // spellings it needs are data (models/check/oracle_glue.json).
+    const models::OracleGlue glue = models::OracleGlue::load(mdir);
+    check::OracleContext ctx;
+    ctx.framework = opt.framework;
+    ctx.revision = opt.framework_revision;
+    ctx.device = !r.devices.empty() ? r.devices[0] : w.context.device;
+    if (ctx.device.empty() || ctx.device == "all")
+      throw InputError("--device", "the framework oracle needs one device (--device NAME)");
+    if (!r.flashinfer.empty() && r.flashinfer[0] != "all") ctx.flashinfer = r.flashinfer[0];
+    else if (!w.context.flashinfer_version.empty()) ctx.flashinfer = w.context.flashinfer_version;
+    if (!r.preset.empty()) {
+      ctx.preset = r.preset;
+      ctx.preset_routing = models::Document::load(mdir + "/presets/" + r.preset + ".json").root().get_string("routing", "");
     }
+    const oracle::OracleQuery q = check::oracle_query(glue, *rules, w, opt, ctx, engine.devices());
     oracle::OracleDecision d;
     try {
       d = oracle::decide(q, mdir);
@@ -174,29 +171,16 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
       oracle_error.limit = "a supported backend";
       oracle_error.upstream = "models/frameworks/" + d.framework + ".json (moesim oracle --framework " + q.framework + ")";
       oracle_error.gpu_error = d.error_message;
-      oracle_error.device = dev;
+      oracle_error.device = ctx.device;
       oracle_error.framework = d.framework + "@" + d.revision;
       opt.backends = {};
     } else {
-      std::string b = d.backend == "batched_triton" ? "triton" : d.backend;
-      bool modelled = false;
-      for (const auto& v : check::variants()) modelled = modelled || v.id == b;
-      notes.push_back(d.framework + "@" + d.revision + " selects backend '" + d.backend + "' (moesim oracle)");
-      if (!modelled) {
-        notes.push_back("backend '" + d.backend + "' has no launch model in moesim check yet: nothing else checked");
-        opt.backends = {};
-      } else {
-        opt.backends = {b};
-      }
-      for (const auto& res : d.results)
-        for (const auto& [k, v] : res.properties)
-          if (k == "kernel_class" && r.trtllm_class == "auto") {
-            if (v.find("Modular") != std::string::npos) opt.trtllm_class = "modular";
-            else if (v.find("Monolithic") != std::string::npos) opt.trtllm_class = "monolithic";
-          }
-      if (!d.flashinfer_version.empty() && d.flashinfer_version != "none" && r.flashinfer.empty() &&
-          w.context.flashinfer_version.empty())
-        opt.flashinfer = {d.flashinfer_version};
+      const check::OracleChoice c = check::apply_decision(glue, d, w);
+      notes.insert(notes.end(), c.notes.begin(), c.notes.end());
+      opt.backends = c.backends;
+      if (!c.quant.empty()) w.model.quant = c.quant;
+      if (!c.trtllm_class.empty() && r.trtllm_class == "auto") opt.trtllm_class = c.trtllm_class;
+      if (!c.flashinfer.empty() && r.flashinfer.empty() && w.context.flashinfer_version.empty()) opt.flashinfer = {c.flashinfer};
     }
     out.decision = std::move(d);
   }

@@ -26,7 +26,8 @@ struct CheckRequest {
   std::vector<std::string> devices, flashinfer, backends, triton_config_dirs;
   std::string vllm, sglang;                 // framework revision (at most one)
   std::vector<std::string> env;             // framework env vars "K=V"
-  // Engine-side kernel families (models/launch): "FW@V" releases or revisions, "NAME=INT" traits.
+  // Engine-side kernel families (models/launch): "FW@V" releases or revisions, "K=V" traits (read by the framework oracle,
+  // known-bad conditions or a family; NAME=INT for engine-side families).
   std::vector<std::string> releases, traits;
   std::optional<std::int64_t> ep, dp, tp;   // unset = the trace context's, else 1
   std::string dispatch = "none";            // none | allgather | deepep_ht | deepep_ll

@@ -375,12 +375,26 @@ FlashInferProfiles FlashInferProfiles::load(const std::string& models_dir) {
     chains[v] = chain;
     return merged.emplace(v, std::move(val)).first->second;
   };
+  std::map<std::string, std::map<std::string, int>> content_ids;  // variant -> section JSON -> id
   for (const auto& [v, d] : docs) {
     std::set<std::string> seen;
     const json::value& val = resolve(v, seen);
     std::string name = files[v];
     if (chains[v].size() > 1) name += " (merged over " + chains[v][chains[v].size() - 2] + ")";
     FlashInferProfile p = parse_profile(Node(&val, name, ""));
+    static const std::pair<const char*, const char*> kSections[] = {{"flashinfer_trtllm", "trtllm_gen"},
+                                                                     {"flashinfer_cutlass", "cutlass"},
+                                                                     {"flashinfer_cutedsl", "cute_dsl"},
+                                                                     {"flashinfer_cutedsl_batched", "cute_dsl_masked"}};
+    for (const auto& [variant, section] : kSections) {
+      const auto& o = val.as_object();
+      std::string key = section;
+      if (auto it = o.find(section); it != o.end()) key += json::serialize(it->value());
+      if (auto it = o.find("api_contracts"); it != o.end()) key += json::serialize(it->value());
+      auto& ids = content_ids[variant];
+      auto [pos, inserted] = ids.emplace(std::move(key), static_cast<int>(ids.size()));
+      p.content_id[variant] = pos->second;
+    }
     p.file = files[v];
     p.inherits_chain = chains[v];
     out.profiles_.push_back(std::move(p));

@@ -163,6 +163,9 @@ struct FlashInferProfile {
   bool modelled_any() const;  // some family's tables are modelled (the per-family sections are parsed)
   std::string file;
   std::vector<std::string> inherits_chain;  // files merged, base first
+  // Per family: an id equal for two releases exactly when the family's merged section and the
+  // API contracts are identical JSON (releases that changed nothing for a family share results).
+  std::map<std::string, int> content_id;
   TrtllmGenProfile trtllm;
   CutlassProfile cutlass;
   CuteDslProfile cute_dsl;

@@ -31,6 +31,7 @@ oracle::OracleQuery oracle_query(const models::OracleGlue& glue, const models::F
   set_if_known("tp_size", std::to_string(opt.parallel.tp));
   set_if_known("num_experts", std::to_string(w.model.num_experts));
   set_if_known("top_k", std::to_string(w.model.top_k));
+  if (w.model.hidden > 0) set_if_known("hidden_dim", std::to_string(w.model.hidden));
   for (const auto& [k, v] : glue.traits_for(ctx.framework, dispatch::mode_name(opt.parallel.mode), ctx.preset_routing, ctx.preset))
     set_if_known(k, v);
   // The user's --trait values the oracle reads win over derived ones.
