@@ -102,6 +102,7 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
   // Framework: flag, else the trace context ("vllm@pr43599").
   const std::string fw_spec = !r.vllm.empty() ? "vllm@" + r.vllm : !r.sglang.empty() ? "sglang@" + r.sglang : w.context.framework;
   std::vector<std::string> notes;
+  check::CheckEngine engine(mdir);
   if (!fw_spec.empty()) {
     const auto at = fw_spec.find('@');
     opt.framework = fw_spec.substr(0, at);
@@ -111,14 +112,27 @@ CheckResult run_check(const CheckRequest& r, check::Workload w) {
       throw InputError("framework", "unknown framework '" + opt.framework + "' in '" + fw_spec + "' (vllm | sglang)");
     // Release tags and commit hashes name the modelled revision they resolve to (the same
     // resolver as `moesim oracle`); the engine's tables and the oracle then see its id.
+    // A revision id of the engine's own chunking / Triton-offset tables that the oracle's
+    // resolver does not know ("pre-34279", "pre-4727", "s0": revisions older than the oracle's
+    // first) is taken as is: the engine models it; the oracle is asked only when no --backend
+    // is given, and refuses it there.
     if (!opt.framework_revision.empty()) {
       const models::Framework fw = models::load_framework_by_name(mdir, opt.framework);
-      const models::ResolvedRevision rr = models::resolve_revision(fw, opt.framework_revision, mdir);
-      if (!rr.note.empty()) notes.push_back(rr.note);
-      opt.framework_revision = fw.revisions[rr.index].id;
+      try {
+        const models::ResolvedRevision rr = models::resolve_revision(fw, opt.framework_revision, mdir);
+        if (!rr.note.empty()) notes.push_back(rr.note);
+        opt.framework_revision = fw.revisions[rr.index].id;
+      } catch (const InputError&) {
+        bool engine_rev = false;
+        try {
+          engine.chunking(opt.framework).find(opt.framework_revision);
+          engine_rev = true;
+        } catch (const InputError&) {
+        }
+        if (!engine_rev) throw;
+      }
     }
   }
-  check::CheckEngine engine(mdir);
   std::optional<models::Framework> rules;
   if (!fw_spec.empty()) rules = models::load_framework_by_name(mdir, opt.framework);
   for (const auto& t : r.traits) {

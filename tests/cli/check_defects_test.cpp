@@ -102,3 +102,24 @@ TEST(CheckDefects, TraitsAreReadOrRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// --vllm/--sglang take release tags and commits through the oracle's resolver, and also the
+// engine's own chunking / Triton-offset revision ids that predate the oracle's first revision
+// (`--sglang pre-4727`, `--vllm pre-34279`, as `check --help` lists them); anything else is
+// refused with exit 2 naming what is known.
+TEST(CheckDefects, EngineRevisionIdsAcceptedUnknownRefused) {
+  auto pre = run_moesim("check --preset deepseek-v3 --tokens 37450 --device h100 --sglang pre-4727 --backend triton --json");
+  EXPECT_EQ(pre.rc, 1) << pre.out;
+  EXPECT_NE(pre.out.find("INT32_OFFSET_OVERFLOW"), std::string::npos) << pre.out;
+  auto fixed = run_moesim("check --preset deepseek-v3 --tokens 37450 --device h100 --sglang pr4727 --backend triton --json");
+  EXPECT_EQ(fixed.rc, 0) << fixed.out;
+  auto v = run_moesim("check --preset deepseek-v3 --tokens 1024 --device h100 --vllm pre-34279 --backend triton --json");
+  EXPECT_NE(v.rc, 2) << v.out;
+  auto bad = run_moesim("check --preset deepseek-v3 --tokens 1024 --device h100 --sglang no-such-rev --backend triton");
+  EXPECT_EQ(bad.rc, 2) << bad.out;
+  EXPECT_NE(bad.out.find("no-such-rev"), std::string::npos) << bad.out;
+}
+
+}  // namespace
