@@ -30,7 +30,8 @@ ImportResult hf_checkpoint(const std::vector<std::string>& args, bool& json, boo
   po::options_description opts("import hf-checkpoint options");
   opts.add_options()
       ("checkpoint", po::value(&q.checkpoint)->required(), "checkpoint directory (config.json + model.safetensors.index.json + shards) or one .safetensors file")
-      ("layer", po::value(&q.layer)->required(), "decoder layer index (a MoE layer); 'all' is refused until traces hold several layers")
+      ("layer", po::value(&q.layer), "decoder layer index (a MoE layer): a single-layer trace")
+      ("layers", po::value(&q.layers), "'all' MoE layers or a list L1,L2,...: a multi-layer trace (weights per layer; the --calls replayed in each layer unless --calls is itself multi-layer)")
       ("calls", po::value(&q.calls_from)->required(), "trace whose calls (routing, activations) the weights replay (moesim synth, or any importer)")
       ("output,o", po::value(&q.output)->required(), "output trace")
       ("config", po::value(&q.config), "config.json (default: the checkpoint directory's)")
@@ -39,7 +40,7 @@ ImportResult hf_checkpoint(const std::vector<std::string>& args, bool& json, boo
   po::positional_options_description pos;
   pos.add("checkpoint", 1);
   po::variables_map vm;
-  if (!parse_options(args, opts, pos, vm, "import hf-checkpoint DIR --layer L --calls ROUTING.h5 -o OUT.h5 [--config config.json] [--drop-biases]")) {
+  if (!parse_options(args, opts, pos, vm, "import hf-checkpoint DIR (--layer L | --layers all|L1,L2,...) --calls ROUTING.h5 -o OUT.h5 [--config config.json] [--drop-biases]")) {
     help = true;
     return {};
   }
@@ -56,7 +57,7 @@ ImportResult routed(const std::string& engine, const std::vector<std::string>& a
        engine == "vllm" ? "response JSON / JSONL (choices[i].routed_experts, base64 .npy) or raw .npy files"
                         : "response JSON / JSONL (meta_info.routed_experts or sglext.routed_experts, base64 int32)")
       ("config", po::value(&q.config)->required(), "the served model's Hugging Face config.json")
-      ("layer", po::value(&q.layer)->required(), "MoE layer to keep (dense layers are dropped); 'all' is refused until traces hold several layers")
+      ("layer", po::value(&q.layer)->required(), "MoE layer to keep (dense layers are dropped); one layer per trace (hf-checkpoint --layers imports several)")
       ("output,o", po::value(&q.output)->required(), "output trace")
       ("tokens-per-call", po::value(&q.tokens_per_call)->default_value(0), "0: one call per request; N: requests concatenated and cut every N tokens")
       ("weights", po::value(&q.weights)->default_value("uniform"), "uniform (1/K; no engine captures routing weights) | counts (expert_counts only)")
@@ -106,7 +107,7 @@ ImportResult sglang_distribution(const std::vector<std::string>& args, bool& jso
   opts.add_options()
       ("input", po::value(&q.input)->required(), "expert_distribution_recorder_*.pt (per_token, per_pass or stat mode)")
       ("config", po::value(&q.config)->required(), "the model's Hugging Face config.json")
-      ("layer", po::value(&q.layer)->required(), "MoE layer to keep; 'all' is refused until traces hold several layers")
+      ("layer", po::value(&q.layer)->required(), "MoE layer to keep; one layer per trace (hf-checkpoint --layers imports several)")
       ("output,o", po::value(&q.output)->required(), "output trace")
       ("json", po::bool_switch(&json), "print the result as JSON");
   po::positional_options_description pos;

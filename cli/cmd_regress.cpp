@@ -8,6 +8,7 @@
 #include "cli/common.hpp"
 #include "cli/output_file.hpp"
 #include "cli/registry.hpp"
+#include "replay/ranks/ranks.hpp"
 #include "reports/regress_report.hpp"
 #include "sim/core/error.hpp"
 #include "workflows/regress.hpp"
@@ -28,7 +29,8 @@ int run_regress_cmd(const std::vector<std::string>& args) {
       ("junit", po::value(&junit), "write a JUnit XML report (one testcase per case)")
       ("markdown", po::value(&markdown), "write a Markdown summary (at most 1 MiB, for a CI job summary)")
       ("json", po::bool_switch(&as_json), "print the verdict as JSON instead of text")
-      ("threads", po::value(&req.threads), "OpenMP threads per replay (default: all); results are bit-identical for any count");
+      ("threads", po::value(&req.threads), "OpenMP threads per replay (default: all); results are bit-identical for any count")
+      ("no-timings", po::bool_switch(&req.no_timings), "report 0 s for wall-clock times, so reports of any two runs (any thread or rank count) compare byte for byte");
   po::positional_options_description pos;
   pos.add("suite", 1);
   po::variables_map vm;
@@ -44,10 +46,11 @@ int run_regress_cmd(const std::vector<std::string>& args) {
   const auto start = std::chrono::steady_clock::now();
   req.on_case = [&](std::size_t i, std::size_t n, const std::string& id) {
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (el < 2.0 || id.empty()) return;
+    if (el < 2.0 || id.empty() || ranks::rank() != 0) return;
     std::fprintf(stderr, "moesim regress: [%zu/%zu] %s (%.1f s)\n", i + 1, n, id.c_str(), el);
   };
   const workflows::RegressResult r = workflows::run_regress(req);
+  if (ranks::rank() != 0) return kExitOk;  // only rank 0 writes reports (docs/scale-out.md)
   if (!junit.empty()) write_output_file(junit, reports::to_junit(r), "--junit");
   if (!markdown.empty()) write_output_file(markdown, reports::to_markdown(r), "--markdown");
   if (as_json) std::cout << boost::json::serialize(reports::to_json(r)) << "\n";

@@ -8,6 +8,7 @@
 #include "cli/common.hpp"
 #include "cli/registry.hpp"
 #include "replay/progress.hpp"
+#include "replay/ranks/ranks.hpp"
 #include "replay/stage_graph.hpp"
 #include "reports/replay_report.hpp"
 #include "sim/core/error.hpp"
@@ -25,6 +26,8 @@ int run_replay_cmd(const std::vector<std::string>& args) {
       ("variant", po::value(&req.variant), "kernel variant (models/kernels/<id>.json); default: the trace's context backend, else triton_bf16")
       ("against", po::value(&req.against), "reference | golden | none | VARIANT; default: golden when the trace has golden outputs, else reference")
       ("call", po::value(&req.call), "call index to replay, or 'all' (default)")
+      ("layer", po::value(&req.layer), "multi-layer traces: the layer to replay, or 'all' (default); reports are per layer")
+      ("no-timings", po::bool_switch(&req.no_timings), "report 0 s for wall-clock times, so reports of any two runs (any thread or rank count) compare byte for byte")
       ("threads", po::value(&req.threads), "OpenMP threads (default: all); results are bit-identical for any count")
       ("flashinfer", po::value(&req.flashinfer), "FlashInfer version whose behaviour to replay for variants with a version table (default: the trace's context flashinfer_version, else the version the variant describes)")
       ("against-flashinfer", po::value(&req.against_flashinfer), "version-bump report: diff against the same variant (or --against VARIANT) replayed as FlashInfer version V2")
@@ -38,7 +41,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   pos.add("trace", 1);
   po::variables_map vm;
   if (!parse_options(args, o, pos, vm,
-                     "replay TRACE [--variant ID] [--against reference|golden|none|ID] [--call N|all] [--threads N]\n"
+                     "replay TRACE [--variant ID] [--against reference|golden|none|ID] [--call N|all] [--layer L|all] [--threads N]\n"
                      "              [--triton-config BM,BN,BK[,GM]] [--flashinfer V [--against-flashinfer V2]] [--json|--markdown] [--require-bit-identical]\n"
                      "       replay --list-variants | replay --variant ID --plan"))
     return kExitOk;
@@ -59,6 +62,7 @@ int run_replay_cmd(const std::vector<std::string>& args) {
   };
   const workflows::ReplayReport rep = workflows::run_replay(req);
   if (progress) progress->finish();
+  if (ranks::rank() != 0) return kExitOk;  // rank 0 reports for every rank (docs/scale-out.md)
 
   if (as_json) std::cout << boost::json::serialize(reports::to_json(rep)) << "\n";
   else if (as_md) std::cout << reports::to_markdown(rep);

@@ -43,6 +43,7 @@ int run(const std::vector<std::string>& args) {
       ("seed,s", po::value<std::uint64_t>(&o.seed)->default_value(0), "random seed")
       ("activations", po::bool_switch(&o.activations), "include bf16 hidden_states ~ N(0,1)")
       ("weights", po::value<std::string>(&o.weights)->default_value("none"), "random expert weights: none | bf16 | fp8 (e4m3, 128x128 block scales) | nvfp4 (ModelOpt rule, per-expert global scale) | mxfp4 (OCP floor scales)")
+      ("layers", po::value<std::int64_t>(&o.layers)->default_value(0), "multi-layer trace of layers 0..N-1 (each: one call per --tokens entry and its own weights); 0 = single-layer trace")
       ("experts", po::value<std::int64_t>(&o.num_experts)->default_value(0), "override num_experts (0 = preset)")
       ("top-k", po::value<std::int64_t>(&o.top_k)->default_value(0), "override top_k")
       ("hidden", po::value<std::int64_t>(&o.hidden)->default_value(0), "override hidden size")
@@ -73,7 +74,8 @@ int run(const std::vector<std::string>& args) {
   std::int64_t total = 0;
   for (const auto& c : t.calls) total += c.num_tokens;
   std::cout << "wrote " << out << ": " << t.model.name << " E=" << t.model.num_experts << " K=" << t.model.top_k
-            << " H=" << t.model.hidden << " I=" << t.model.intermediate << ", " << t.calls.size() << " call(s), " << total
+            << " H=" << t.model.hidden << " I=" << t.model.intermediate << ", "
+            << (t.multi_layer() ? std::to_string(t.layers.size()) + " layers, " : std::string()) << t.calls.size() << " call(s), " << total
             << " tokens, routing " << o.routing << (o.mode == "counts" ? " (counts only)" : "")
             << (o.activations ? ", activations" : "") << (o.weights != "none" ? ", " + o.weights + " weights" : "") << "\n";
   return 0;

@@ -1,10 +1,12 @@
 // moesim front end: dispatches to the subcommand registered under argv[1].
 #include <exception>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/registry.hpp"
+#include "replay/ranks/ranks.hpp"
 #include "sim/core/atomic_file.hpp"
 #include "sim/core/budget.hpp"
 #include "sim/core/error.hpp"
@@ -57,18 +59,35 @@ int main(int argc, char** argv) {
     std::cerr << "moesim: error: unknown command '" << args[0] << "' (see moesim --help)\n";
     return moesim::kExitBadInput;
   }
+  // Under mpirun / srun only the commands that split their work over ranks run
+  // (docs/scale-out.md); MPI is initialised for them alone.
+  const bool rank_aware = args[0] == "regress" || args[0] == "replay";
+  struct Finalize {
+    ~Finalize() { moesim::ranks::finalize(); }
+  } finalize;
+  // Only rank 0 prints errors: every rank meets a bad option or input the same way.
+  auto err = [&]() -> std::ostream& {
+    static std::ostringstream sink;
+    return moesim::ranks::rank() == 0 ? std::cerr : sink;
+  };
   try {
+    if (moesim::ranks::launched()) {
+      if (!rank_aware)
+        throw moesim::InputError("mpirun", "'" + args[0] + "' does not run under an MPI launcher; 'regress' and 'replay' do "
+                                 "(docs/scale-out.md); run it directly");
+      moesim::ranks::init(&argc, &argv);
+    }
     moesim::protect_inputs(true);  // no output of this run may replace one of its inputs
     take_global_options(args);
     return it->second.run(args);
   } catch (const moesim::InputError& e) {
-    std::cerr << "moesim " << args[0] << ": error: " << e.what() << "\n";
+    err() << "moesim " << args[0] << ": error: " << e.what() << "\n";
     return moesim::kExitBadInput;
   } catch (const std::bad_alloc&) {
-    std::cerr << "moesim " << args[0] << ": error: out of memory\n";
+    err() << "moesim " << args[0] << ": error: out of memory\n";
     return moesim::kExitInternal;
   } catch (const std::exception& e) {
-    std::cerr << "moesim " << args[0] << ": internal error: " << e.what() << "\n";
+    err() << "moesim " << args[0] << ": internal error: " << e.what() << "\n";
     return moesim::kExitInternal;
   }
 }

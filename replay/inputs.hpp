@@ -54,7 +54,8 @@ std::map<std::string, kernels::EmuBuffer> golden_from_trace(const traces::Trace&
 // families and empty tactics are left alone. Returns true when something was applied.
 bool apply_triton_tactic(kernels::VariantSpec& spec, const std::string& tactic, const std::string& where);
 
-// Streams weights from a trace file through traces::WeightReader.
-std::unique_ptr<kernels::WeightProvider> open_trace_weights(const std::string& path);
+// Streams weights from a trace file through traces::WeightReader: /weights (layer < 0) or a
+// multi-layer trace's /layers/LLLL/weights.
+std::unique_ptr<kernels::WeightProvider> open_trace_weights(const std::string& path, std::int64_t layer = -1);
 
 }  // namespace moesim::replay

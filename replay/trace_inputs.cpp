@@ -49,12 +49,12 @@ kernels::EmuBuffer tensor_buffer(const std::string& name, const traces::Tensor& 
 
 class TraceWeights final : public kernels::WeightProvider {
  public:
-  explicit TraceWeights(const std::string& path) : reader_(path), path_(path) {}
+  TraceWeights(const std::string& path, std::int64_t layer) : reader_(path, layer), path_(path), group_(traces::weights_group(layer)) {}
   std::string source() const override { return path_; }
   kernels::ExpertMatrix read(const std::string& which, std::int64_t expert) const override {
     traces::ExpertWeights w = reader_.read(which, expert);
     if (w.w.shape.size() != 2)
-      throw InputError(path_ + ":/weights/" + which, "expected a 2-D expert slice");
+      throw InputError(path_ + ":" + group_ + "/" + which, "expected a 2-D expert slice");
     kernels::ExpertMatrix m;
     m.dtype = w.w.dtype;
     m.rows = w.w.shape[0];
@@ -76,7 +76,7 @@ class TraceWeights final : public kernels::WeightProvider {
 
  private:
   traces::WeightReader reader_;
-  std::string path_;
+  std::string path_, group_;
 };
 }  // namespace
 
@@ -117,8 +117,8 @@ std::map<std::string, kernels::EmuBuffer> golden_from_trace(const traces::Trace&
   return out;
 }
 
-std::unique_ptr<kernels::WeightProvider> open_trace_weights(const std::string& path) {
-  return std::make_unique<TraceWeights>(path);
+std::unique_ptr<kernels::WeightProvider> open_trace_weights(const std::string& path, std::int64_t layer) {
+  return std::make_unique<TraceWeights>(path, layer);
 }
 
 }  // namespace moesim::replay

@@ -51,10 +51,19 @@ json::object to_json(const traces::Trace& t, const traces::TraceSummary& s, bool
     }
   }
   o["weights"] = w;
+  if (t.multi_layer()) {
+    json::array ls;
+    for (const auto& l : s.layers)
+      ls.push_back({{"layer", l.index}, {"calls", l.calls}, {"tokens", l.tokens}, {"weights", l.weights},
+                    {"imbalance_max_over_mean", l.load.imbalance}, {"max", l.load.max_load}, {"hottest_expert", l.load.hottest_expert},
+                    {"empty_experts", l.load.empty_experts}});
+    o["layers"] = ls;
+  }
   json::array calls;
   for (const auto& cs : s.calls) {
     json::object co{{"num_tokens", cs.num_tokens}, {"routing", cs.routing}, {"expert_counts", cs.counts},
                     {"activations", cs.activations}, {"golden_output", cs.golden}};
+    if (t.multi_layer()) co["layer"] = cs.layer;
     if (cs.activations) co["activation_dtype"] = cs.activation_dtype;
     co["intermediates"] = json::value_from(cs.intermediates);
     const auto& l = cs.load;
@@ -93,10 +102,19 @@ std::string to_text(const traces::Trace& t, const traces::TraceSummary& s, bool 
                 t.weights.has_scales ? (" scales " + t.weights.scale_dtype + "/" + t.weights.scale_layout).c_str() : "");
   else
     appendf(out, "  weights  none\n");
+  if (t.multi_layer()) {
+    appendf(out, "  layers   %zu (%lld..%lld), weights %s\n", s.layers.size(), (long long)s.layers.front().index,
+            (long long)s.layers.back().index, t.weights.present ? "per layer (/layers/LLLL/weights)" : "none");
+    for (const auto& l : s.layers)
+      appendf(out, "  layer %lld  %lld calls, T=%lld, load max %lld (expert %lld) imbalance %.3f, %lld empty\n", (long long)l.index,
+              (long long)l.calls, (long long)l.tokens, (long long)l.load.max_load, (long long)l.load.hottest_expert, l.load.imbalance,
+              (long long)l.load.empty_experts);
+  }
   for (std::size_t i = 0; i < s.calls.size(); ++i) {
     const auto& cs = s.calls[i];
     const auto& l = cs.load;
-    appendf(out, "  call %zu  T=%lld  %s%s%s%s\n", i, (long long)cs.num_tokens, cs.routing ? "routing" : "counts-only",
+    appendf(out, "  call %zu%s  T=%lld  %s%s%s%s\n", i, t.multi_layer() ? (" (layer " + std::to_string(cs.layer) + ")").c_str() : "",
+            (long long)cs.num_tokens, cs.routing ? "routing" : "counts-only",
                 cs.activations ? (", activations " + cs.activation_dtype).c_str() : "", cs.golden ? ", golden output" : "",
                 cs.intermediates.empty() ? "" : (", " + std::to_string(cs.intermediates.size()) + " intermediates").c_str());
     appendf(out, "    load: %lld assignments, per expert max %lld (expert %lld) min %lld mean %.2f, imbalance %.3f, cv %.3f, %lld empty\n",

@@ -1,6 +1,8 @@
 #include "reports/replay_report.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <cstdio>
 #include <sstream>
 
@@ -22,6 +24,35 @@ std::string pct(double v) {
   return buf;
 }
 json::value jnum(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
+
+// A multi-layer replay's per-layer summary: calls, tokens, worst output metrics, error findings.
+struct LayerLine {
+  std::int64_t layer = 0, calls = 0, tokens = 0, compared = 0;
+  double worst_rel_l2 = 0, min_identical_pct = 100;
+  std::size_t error_findings = 0;
+};
+std::vector<LayerLine> layer_lines(const ReplayReport& r) {
+  std::map<std::int64_t, LayerLine> by;  // ascending layer index
+  for (const auto& c : r.calls) {
+    LayerLine& l = by[c.layer];
+    l.layer = c.layer;
+    ++l.calls;
+    l.tokens += c.num_tokens;
+    for (const auto& f : c.result.findings) l.error_findings += f.severity == kernels::Severity::error;
+    if (c.diff && c.diff->output_compared) {
+      ++l.compared;
+      const double rl2 = std::isfinite(c.diff->output.rel_l2) ? c.diff->output.rel_l2 : HUGE_VAL;
+      l.worst_rel_l2 = std::max(l.worst_rel_l2, rl2);
+      l.min_identical_pct = std::min(l.min_identical_pct, c.diff->output.identical_pct());
+    }
+  }
+  std::vector<LayerLine> out;
+  for (auto& [k, v] : by) out.push_back(v);
+  return out;
+}
+std::string call_title(const ReplayReport& r, const CallReport& c) {
+  return "call " + std::to_string(c.call) + (r.multi_layer ? " (layer " + std::to_string(c.layer) + ")" : "");
+}
 
 json::object group_json(const replay::GroupDiff& g, const char* key) {
   return json::object{{key, g.group}, {"count", g.count}, {"identical", g.identical},
@@ -72,6 +103,7 @@ json::object to_json(const ReplayReport& r) {
   json::array calls;
   for (const auto& c : r.calls) {
     json::object co{{"call", c.call}, {"num_tokens", c.num_tokens}, {"seconds", c.result.seconds}};
+    if (r.multi_layer) co["layer"] = c.layer;
     json::array fs, ts;
     for (const auto& f : c.result.findings) fs.push_back(to_json(f));
     for (const auto& t : c.result.timings) ts.push_back(json::object{{"stage", t.stage}, {"seconds", t.seconds}});
@@ -94,6 +126,14 @@ json::object to_json(const ReplayReport& r) {
     calls.push_back(std::move(co));
   }
   o["calls"] = std::move(calls);
+  if (r.multi_layer) {
+    json::array ls;
+    for (const auto& l : layer_lines(r))
+      ls.push_back(json::object{{"layer", l.layer}, {"calls", l.calls}, {"tokens", l.tokens}, {"outputs_compared", l.compared},
+                                {"worst_rel_l2", jnum(l.worst_rel_l2)}, {"min_bit_identical_pct", l.min_identical_pct},
+                                {"error_findings", l.error_findings}});
+    o["layers"] = std::move(ls);
+  }
   return o;
 }
 
@@ -103,7 +143,7 @@ std::string to_text(const ReplayReport& r) {
   if (!r.against.empty()) os << ", against " << r.against;
   os << "\n";
   for (const auto& c : r.calls) {
-    os << "call " << c.call << ": " << c.num_tokens << " tokens, " << num(c.result.seconds) << " s\n";
+    os << call_title(r, c) << ": " << c.num_tokens << " tokens, " << num(c.result.seconds) << " s\n";
     for (const auto& f : c.result.findings) os << "  " << one_line(f) << "\n";
     if (!c.diff) continue;
     os << "  stage        bit-identical      max_abs       rel_l2        ulp histogram\n";
@@ -138,6 +178,14 @@ std::string to_text(const ReplayReport& r) {
         break;
       }
   }
+  if (r.multi_layer) {
+    os << "per layer:\n";
+    for (const auto& l : layer_lines(r)) {
+      os << "  layer " << l.layer << ": " << l.calls << " calls, " << l.tokens << " tokens";
+      if (l.compared) os << ", output worst rel_l2 " << num(l.worst_rel_l2) << ", min bit-identical " << pct(l.min_identical_pct);
+      os << ", " << l.error_findings << " error findings\n";
+    }
+  }
   return os.str();
 }
 
@@ -147,7 +195,7 @@ std::string to_markdown(const ReplayReport& r) {
   os << "Trace `" << r.trace << "`" << (r.against.empty() ? "" : ", against `" + r.against + "`") << ", " << r.threads
      << " threads.\n\n";
   for (const auto& c : r.calls) {
-    os << "### call " << c.call << " (" << c.num_tokens << " tokens, " << num(c.result.seconds) << " s)\n\n";
+    os << "### " << call_title(r, c) << " (" << c.num_tokens << " tokens, " << num(c.result.seconds) << " s)\n\n";
     if (!c.result.findings.empty()) {
       os << "| finding | stage | buffer | detail | models |\n|---|---|---|---|---|\n";
       for (const auto& f : c.result.findings)

@@ -31,6 +31,7 @@ fi
 
 BUILD="${1:-build}"
 shift || true
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+# MPI scale-out on (docs/scale-out.md); -DMOESIM_MPI=OFF after the build dir turns it off.
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESIM_MPI=ON "$@" >/dev/null
 # Two cores and 24 GiB here; -j2 keeps peak memory well inside that.
 cmake --build "$BUILD" -j "${MOESIM_JOBS:-2}"

@@ -38,6 +38,7 @@ TraceSummary summarize(const Trace& t) {
   for (const auto& c : t.calls) {
     CallSummary cs;
     cs.num_tokens = c.num_tokens;
+    cs.layer = c.layer;
     cs.routing = c.has_routing();
     cs.counts = !c.expert_counts.empty();
     cs.activations = c.hidden_states.has_value();
@@ -51,6 +52,21 @@ TraceSummary summarize(const Trace& t) {
     any_golden |= cs.golden;
     any_inter |= !cs.intermediates.empty();
     s.calls.push_back(std::move(cs));
+  }
+  for (const auto& l : t.layers) {
+    LayerSummary ls;
+    ls.index = l.index;
+    ls.weights = l.weights.present;
+    std::vector<std::int64_t> per(static_cast<std::size_t>(t.model.num_experts), 0);
+    for (std::size_t i = 0; i < t.calls.size(); ++i) {
+      if (t.calls[i].layer != l.index) continue;
+      ++ls.calls;
+      ls.tokens += t.calls[i].num_tokens;
+      const auto& pe = s.calls[i].load.per_expert;
+      for (std::size_t e = 0; e < pe.size() && e < per.size(); ++e) per[e] += pe[e];
+    }
+    ls.load = load_stats(per);
+    s.layers.push_back(std::move(ls));
   }
   auto cap = [&](std::string name, bool ok, std::string missing) {
     s.capabilities.push_back({std::move(name), ok, ok ? "" : std::move(missing)});

@@ -24,6 +24,7 @@ struct LoadStats {
 
 struct CallSummary {
   std::int64_t num_tokens = 0;
+  std::int64_t layer = -1;   // the call's layer attribute (-1 = none)
   bool routing = false, counts = false, activations = false, golden = false;
   std::string activation_dtype;
   std::vector<std::string> intermediates;
@@ -36,8 +37,17 @@ struct Capability {
   std::string missing;   // what the trace lacks for it ("" if available)
 };
 
+// A multi-layer trace's layer: its calls together (per-expert loads summed over them).
+struct LayerSummary {
+  std::int64_t index = 0;
+  std::int64_t calls = 0, tokens = 0;
+  bool weights = false;
+  LoadStats load;
+};
+
 struct TraceSummary {
   std::vector<CallSummary> calls;
+  std::vector<LayerSummary> layers;  // empty for a single-layer trace
   std::vector<Capability> capabilities;
 };
 

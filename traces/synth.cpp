@@ -155,11 +155,18 @@ Trace synthesize(const SynthOptions& opt, const std::string& models_dir) {
   t.attrs["seed"] = std::to_string(opt.seed);
   t.attrs["routing"] = opt.routing;
   parse_dist(opt.routing);  // validate before any work
-  for (std::size_t ci = 0; ci < opt.tokens.size(); ++ci) {
-    const std::int64_t T = opt.tokens[ci];
+  if (opt.layers < 0 || opt.layers > kMaxLayers)
+    throw InputError("--layers", "must be in [0, " + std::to_string(kMaxLayers) + "], got " + std::to_string(opt.layers));
+  for (std::int64_t l = 0; l < opt.layers; ++l) t.layers.push_back(LayerInfo{l, {}});
+  const std::size_t per_layer = opt.tokens.size();
+  const std::size_t ncalls = per_layer * static_cast<std::size_t>(std::max<std::int64_t>(opt.layers, 1));
+  for (std::size_t ci = 0; ci < ncalls; ++ci) {
+    // Seeds follow the global call index, so layer 0 of a multi-layer trace is the single-layer trace.
+    const std::int64_t T = opt.tokens[ci % per_layer];
     if (T < 0) throw InputError("--tokens", "negative token count " + std::to_string(T));
     MoeCall c;
     c.num_tokens = T;
+    if (opt.layers > 0) c.layer = static_cast<std::int64_t>(ci / per_layer);
     c.attrs["source"] = "synthetic";
     sample_routing(opt.routing, m.num_experts, m.top_k, T, opt.seed, ci, c.topk_ids, c.topk_weights);
     if (opt.mode == "counts") {
@@ -257,12 +264,14 @@ Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir,
   std::vector<float> g13(static_cast<std::size_t>(m.num_experts), 1.f), g2 = g13;
   // Weights go into the same open file before it is renamed into place: the output appears
   // complete (trace + weights) or not at all.
-  write_trace(t, path, [&](h5::File& file) {
-    WeightWriter ww(file, m, info, s13, s2);
+  auto write_layer = [&](h5::File& file, std::int64_t layer) {
+    WeightWriter ww(file, m, info, s13, s2, layer);
+    // Layer l's weights come from stream 0x30000000 + (l << 32) + 2e + which (layer 0 = single-layer).
+    const std::uint64_t lbase = 0x30000000ull + (static_cast<std::uint64_t>(std::max<std::int64_t>(layer, 0)) << 32);
     for (std::int64_t e = 0; e < m.num_experts; ++e) {
       for (int which = 0; which < 2; ++which) {
         const std::int64_t rows = which == 0 ? n1 : m.hidden, cols = which == 0 ? m.hidden : m.intermediate;
-        Rng r(opt.seed, 0x30000000ull + static_cast<std::uint64_t>(e) * 2 + static_cast<std::uint64_t>(which));
+        Rng r(opt.seed, lbase + static_cast<std::uint64_t>(e) * 2 + static_cast<std::uint64_t>(which));
         float g = 1.f;
         ww.write(which == 0 ? "w13" : "w2", e, make_expert_weights(opt.weights, rows, cols, r, &g));
         (which == 0 ? g13 : g2)[static_cast<std::size_t>(e)] = g;
@@ -271,10 +280,15 @@ Trace synthesize_to_file(const SynthOptions& opt, const std::string& models_dir,
     if (opt.weights == "nvfp4") {
       ww.write_global_scales("w13", g13);
       ww.write_global_scales("w2", g2);
-      info.has_global_scales = true;
     }
+  };
+  write_trace(t, path, [&](h5::File& file) {
+    if (t.layers.empty()) write_layer(file, -1);
+    for (const auto& l : t.layers) write_layer(file, l.index);
   });
+  info.has_global_scales = opt.weights == "nvfp4";
   t.weights = info;
+  for (auto& l : t.layers) l.weights = info;
   return t;
 }
 

@@ -17,6 +17,9 @@ struct SynthOptions {
   std::uint64_t seed = 0;
   bool activations = false;           // bf16 hidden_states ~ N(0,1)
   std::string weights = "none";       // none | bf16 (fp8/nvfp4/mxfp4 go through sim/quant)
+  // 0: a single-layer trace. N >= 1: a multi-layer trace of layers 0..N-1, each with one call
+  // per `tokens` entry (layer-major) and its own weights; layer 0 equals the single-layer trace.
+  std::int64_t layers = 0;
   // Overrides for small replayable traces (0 = preset value).
   std::int64_t num_experts = 0, top_k = 0, hidden = 0, intermediate = 0;
   RecordingContext context;

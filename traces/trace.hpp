@@ -71,6 +71,7 @@ struct MoeCall {
   std::optional<Tensor> router_logits;        // f32 [T, E]
   std::optional<QTensor> hidden_states;       // [T, H] bf16 or quantized
   std::optional<QTensor> golden_output;       // [T, H] what the GPU produced
+  bool golden_recorded = false;               // golden/output exists (also when activations were not loaded)
   std::map<std::string, Tensor> intermediates;  // per-stage golden intermediates by stage name
   std::map<std::string, std::string> attrs;     // free-form provenance (kernel, capture tool)
 
@@ -90,13 +91,36 @@ struct WeightsInfo {
   bool has_global_scales = false;
 };
 
+// One MoE layer of a multi-layer trace (/layers/LLLL, docs/trace-format.md): its index in
+// the model and its weights (/layers/LLLL/weights, the same datasets as /weights).
+struct LayerInfo {
+  std::int64_t index = 0;
+  WeightsInfo weights;
+};
+
+// Layer indices are decimal group names /layers/LLLL, at most this many layers per trace.
+inline constexpr std::int64_t kMaxLayers = 4096;
+inline constexpr std::int64_t kMaxLayerIndex = 99999;
+
 struct Trace {
   std::string path;  // file it came from ("" if built in memory)
   ModelShape model;
   RecordingContext context;
   std::vector<MoeCall> calls;
+  // Single-layer trace: /weights. Multi-layer trace: the weights of layers.front() (every
+  // layer's weights have the same dtype and shapes; present = every layer has weights).
   WeightsInfo weights;
+  // Multi-layer trace: its layers, sorted by index; every call's `layer` is one of them.
+  // Empty: a single-layer (v1) trace.
+  std::vector<LayerInfo> layers;
   std::map<std::string, std::string> attrs;  // provenance: created_by, seed, preset, ...
+
+  bool multi_layer() const { return !layers.empty(); }
 };
+
+// The HDF5 group of a layer's weights: "/weights" for layer < 0 (single-layer trace), else
+// "/layers/LLLL/weights" (LLLL zero-padded to 4 digits).
+std::string weights_group(std::int64_t layer);
+std::string layer_group(std::int64_t layer);
 
 }  // namespace moesim::traces

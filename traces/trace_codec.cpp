@@ -63,6 +63,14 @@ struct Out {
     u64(m.size());
     for (const auto& [k, v] : m) str(k), str(v);
   }
+  void weights(const WeightsInfo& w) {
+    u64(w.present);
+    str(w.dtype);
+    vec(w.w13_shape), vec(w.w2_shape);
+    u64(w.has_scales);
+    str(w.scale_dtype), str(w.scale_layout);
+    u64(w.has_global_scales);
+  }
 };
 
 struct In {
@@ -135,6 +143,16 @@ struct In {
     q.global_scale = opt_tensor();
     return q;
   }
+  WeightsInfo weights() {
+    WeightsInfo w;
+    w.present = u64() != 0;
+    w.dtype = str();
+    w.w13_shape = vec<std::int64_t>(), w.w2_shape = vec<std::int64_t>();
+    w.has_scales = u64() != 0;
+    w.scale_dtype = str(), w.scale_layout = str();
+    w.has_global_scales = u64() != 0;
+    return w;
+  }
   std::map<std::string, std::string> smap() {
     std::map<std::string, std::string> m;
     const std::size_t k = len(16);
@@ -170,17 +188,14 @@ void enc(Out& o, const Trace& t) {
     o.opt_tensor(call.router_logits, c + "router_logits");
     o.opt_q(call.hidden_states, c + "hidden_states");
     o.opt_q(call.golden_output, c + "golden/output");
+    o.u64(call.golden_recorded);
     o.u64(call.intermediates.size());
     for (const auto& [k, v] : call.intermediates) o.str(k), o.tensor(v, c + "golden/" + k);
     o.smap(call.attrs);
   }
-  const WeightsInfo& w = t.weights;
-  o.u64(w.present);
-  o.str(w.dtype);
-  o.vec(w.w13_shape), o.vec(w.w2_shape);
-  o.u64(w.has_scales);
-  o.str(w.scale_dtype), o.str(w.scale_layout);
-  o.u64(w.has_global_scales);
+  o.weights(t.weights);
+  o.u64(t.layers.size());
+  for (const auto& l : t.layers) o.i64(l.index), o.weights(l.weights);
   o.smap(t.attrs);
 }
 
@@ -227,6 +242,7 @@ Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill) {
     call.router_logits = in.opt_tensor();
     call.hidden_states = in.opt_q();
     call.golden_output = in.opt_q();
+    call.golden_recorded = in.u64() != 0;
     const std::size_t ni = in.len(16);
     for (std::size_t j = 0; j < ni; ++j) {
       std::string k = in.str();
@@ -234,13 +250,10 @@ Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill) {
     }
     call.attrs = in.smap();
   }
-  WeightsInfo& w = t.weights;
-  w.present = in.u64() != 0;
-  w.dtype = in.str();
-  w.w13_shape = in.vec<std::int64_t>(), w.w2_shape = in.vec<std::int64_t>();
-  w.has_scales = in.u64() != 0;
-  w.scale_dtype = in.str(), w.scale_layout = in.str();
-  w.has_global_scales = in.u64() != 0;
+  t.weights = in.weights();
+  const std::size_t nl = in.len(16);
+  t.layers.resize(nl);
+  for (LayerInfo& l : t.layers) l.index = in.i64(), l.weights = in.weights();
   t.attrs = in.smap();
   if (in.i != n) throw std::runtime_error("isolated reader returned a trace buffer with trailing bytes");
   return t;

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "sim/core/atomic_file.hpp"
 #include "sim/core/budget.hpp"
@@ -35,6 +37,14 @@ std::vector<std::int64_t> MoeCall::tokens_per_expert(std::int64_t num_experts) c
     if (id >= 0 && id < num_experts) ++counts[static_cast<std::size_t>(id)];
   return counts;
 }
+
+std::string layer_group(std::int64_t layer) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "/layers/%04lld", static_cast<long long>(layer));
+  return buf;
+}
+
+std::string weights_group(std::int64_t layer) { return layer < 0 ? std::string("/weights") : layer_group(layer) + "/weights"; }
 
 namespace {
 
@@ -172,6 +182,7 @@ void read_call(const h5::File& f, const std::string& g, const ModelShape& m, boo
       f.fail(ds, "expected f32 router logits");
     c.router_logits = read_tensor(f, ds, c.num_tokens, m.num_experts, "[num_tokens, num_experts", def, key + "router_logits");
   }
+  c.golden_recorded = f.exists(g + "/golden/output");
   if (load_acts) {
     c.hidden_states = read_qtensor(f, g + "/hidden_states", c.num_tokens, m.hidden, def, key + "hidden_states");
     c.golden_output = read_qtensor(f, g + "/golden/output", c.num_tokens, m.hidden, def, key + "golden/output");
@@ -187,45 +198,87 @@ void read_call(const h5::File& f, const std::string& g, const ModelShape& m, boo
     if (auto v = f.attr_string_opt(g, key)) c.attrs[key] = *v;
 }
 
-void read_weights_info(const h5::File& f, const ModelShape& m, WeightsInfo& w) {
-  if (!f.exists("/weights/w13") && !f.exists("/weights/w2")) return;
-  for (const char* name : {"/weights/w13", "/weights/w2"})
+void read_weights_info(const h5::File& f, const ModelShape& m, WeightsInfo& w, const std::string& base) {
+  const std::string w13 = base + "/w13", w2n = base + "/w2";
+  if (!f.exists(w13) && !f.exists(w2n)) return;
+  for (const std::string& name : {w13, w2n})
     if (!f.exists(name)) f.fail(name, "missing (weights must provide both w13 and w2)");
   w.present = true;
-  h5::Scalar s = f.scalar("/weights/w13");
-  w.dtype = f.attr_string_opt("/weights/w13", "dtype").value_or(default_dtype(s));
-  const DtypeInfo& info = dtype_info(w.dtype, f.path() + ":/weights/w13");
-  if (info.storage != s) f.fail("/weights/w13", "dtype attribute '" + w.dtype + "' does not match stored " + h5::scalar_name(s));
-  std::string d2 = f.attr_string_opt("/weights/w2", "dtype").value_or(default_dtype(f.scalar("/weights/w2")));
-  if (d2 != w.dtype) f.fail("/weights/w2", "dtype '" + d2 + "' differs from /weights/w13 dtype '" + w.dtype + "'");
-  w.w13_shape = f.shape("/weights/w13");
-  w.w2_shape = f.shape("/weights/w2");
+  h5::Scalar s = f.scalar(w13);
+  w.dtype = f.attr_string_opt(w13, "dtype").value_or(default_dtype(s));
+  const DtypeInfo& info = dtype_info(w.dtype, f.path() + ":" + w13);
+  if (info.storage != s) f.fail(w13, "dtype attribute '" + w.dtype + "' does not match stored " + h5::scalar_name(s));
+  std::string d2 = f.attr_string_opt(w2n, "dtype").value_or(default_dtype(f.scalar(w2n)));
+  if (d2 != w.dtype) f.fail(w2n, "dtype '" + d2 + "' differs from " + w13 + " dtype '" + w.dtype + "'");
+  w.w13_shape = f.shape(w13);
+  w.w2_shape = f.shape(w2n);
   const std::int64_t per = info.elems_per_storage;
   const std::int64_t n1 = m.gated ? 2 * m.intermediate : m.intermediate;
   const std::vector<std::int64_t> e13{m.num_experts, n1, m.hidden / per}, e2{m.num_experts, m.hidden, m.intermediate / per};
   if (w.w13_shape != e13)
-    f.fail("/weights/w13", "wrong shape " + shape_str(w.w13_shape) + ", expected [E, " + std::string(m.gated ? "2I" : "I") +
-                               ", H" + (per > 1 ? "/2" : "") + "] = " + shape_str(e13));
+    f.fail(w13, "wrong shape " + shape_str(w.w13_shape) + ", expected [E, " + std::string(m.gated ? "2I" : "I") +
+                    ", H" + (per > 1 ? "/2" : "") + "] = " + shape_str(e13));
   if (w.w2_shape != e2)
-    f.fail("/weights/w2", "wrong shape " + shape_str(w.w2_shape) + ", expected [E, H, I" + (per > 1 ? "/2" : "") + "] = " + shape_str(e2));
-  w.has_scales = f.exists("/weights/w13_scale");
+    f.fail(w2n, "wrong shape " + shape_str(w.w2_shape) + ", expected [E, H, I" + (per > 1 ? "/2" : "") + "] = " + shape_str(e2));
+  w.has_scales = f.exists(w13 + "_scale");
   if (w.has_scales) {
-    if (!f.exists("/weights/w2_scale")) f.fail("/weights/w2_scale", "missing (w13_scale present)");
-    w.scale_dtype = f.attr_string_opt("/weights/w13_scale", "dtype").value_or(default_dtype(f.scalar("/weights/w13_scale")));
-    w.scale_layout = f.attr_string_opt("/weights/w13_scale", "layout").value_or("linear");
-    for (const char* sc : {"/weights/w13_scale", "/weights/w2_scale"})
+    if (!f.exists(w2n + "_scale")) f.fail(w2n + "_scale", "missing (w13_scale present)");
+    w.scale_dtype = f.attr_string_opt(w13 + "_scale", "dtype").value_or(default_dtype(f.scalar(w13 + "_scale")));
+    w.scale_layout = f.attr_string_opt(w13 + "_scale", "layout").value_or("linear");
+    for (const std::string& sc : {w13 + "_scale", w2n + "_scale"})
       if (f.shape(sc).empty() || f.shape(sc)[0] != m.num_experts)
         f.fail(sc, "wrong shape " + shape_str(f.shape(sc)) + ": dimension 0 must be num_experts = " + std::to_string(m.num_experts));
   }
-  w.has_global_scales = f.exists("/weights/w13_global_scale");
+  w.has_global_scales = f.exists(w13 + "_global_scale");
+}
+
+bool same_weights(const WeightsInfo& a, const WeightsInfo& b) {
+  return a.present == b.present && a.dtype == b.dtype && a.w13_shape == b.w13_shape && a.w2_shape == b.w2_shape &&
+         a.has_scales == b.has_scales && a.scale_dtype == b.scale_dtype && a.scale_layout == b.scale_layout &&
+         a.has_global_scales == b.has_global_scales;
+}
+
+// /layers/LLLL of a multi-layer trace: canonical decimal names, at most kMaxLayers, each
+// layer's weights read like /weights and required to agree with the first layer's.
+void read_layers(const h5::File& f, Trace& t) {
+  if (!f.exists("/layers")) return;
+  if (!f.is_group("/layers")) f.fail("/layers", "not a group (a multi-layer trace holds /layers/LLLL groups)");
+  if (f.exists("/weights"))
+    f.fail("/layers", "a trace holds either /weights (one layer) or /layers/LLLL/weights (several layers), not both");
+  const auto names = f.children("/layers");
+  if (names.empty()) f.fail("/layers", "empty group: a multi-layer trace needs at least one /layers/LLLL");
+  if (static_cast<std::int64_t>(names.size()) > kMaxLayers)
+    f.fail("/layers", std::to_string(names.size()) + " layers (limit " + std::to_string(kMaxLayers) + ")");
+  for (const auto& name : names) {
+    std::int64_t idx = -1;
+    if (!name.empty() && name.size() <= 5 && name.find_first_not_of("0123456789") == std::string::npos) idx = std::stoll(name);
+    if (idx < 0 || layer_group(idx) != "/layers/" + name)
+      f.fail("/layers/" + name, "group name must be a layer index written with at least 4 decimal digits (0000..99999, e.g. 0003)");
+    if (!f.is_group(layer_group(idx))) f.fail(layer_group(idx), "not a group");
+    LayerInfo li;
+    li.index = idx;
+    read_weights_info(f, t.model, li.weights, weights_group(idx));
+    if (!t.layers.empty() && !same_weights(li.weights, t.layers.front().weights)) {
+      const std::string first = weights_group(t.layers.front().index);
+      if (li.weights.present != t.layers.front().weights.present)
+        f.fail(li.weights.present ? weights_group(idx) : first,
+               "weights present in some layers only (every layer of a multi-layer trace has weights, or none)");
+      f.fail(weights_group(idx) + "/w13", "dtype, shapes or scales differ from " + first +
+                                              " (one model: every layer's weights have the same format)");
+    }
+    t.layers.push_back(std::move(li));
+  }
+  // children() sorts by name, which is not numeric order once an index has 5 digits.
+  std::sort(t.layers.begin(), t.layers.end(), [](const LayerInfo& a, const LayerInfo& b) { return a.index < b.index; });
+  t.weights = t.layers.front().weights;
 }
 
 // Reads every weight row (and scale) once, discarding it: run inside the isolated reader, so
 // the chunk index, filters and data of every weight dataset have been through libhdf5 under
 // the child's limits before WeightReader reads them in-process.
-void verify_weights(const h5::File& f, const Trace& t) {
-  for (const char* base : {"/weights/w13", "/weights/w2"}) {
-    for (const std::string& ds : {std::string(base), std::string(base) + "_scale"}) {
+void verify_weights(const h5::File& f, const Trace& t, const std::string& group) {
+  for (const std::string& base : {group + "/w13", group + "/w2"}) {
+    for (const std::string& ds : {base, base + "_scale"}) {
       if (!f.exists(ds)) continue;
       const h5::Scalar s = f.scalar(ds);
       const auto shape = f.shape(ds);
@@ -233,7 +286,7 @@ void verify_weights(const h5::File& f, const Trace& t) {
         f.fail(ds, "dimension 0 must be num_experts = " + std::to_string(t.model.num_experts));
       for (std::int64_t e = 0; e < shape[0]; ++e) f.read_rows(ds, s, e, 1);
     }
-    const std::string gs = std::string(base) + "_global_scale";
+    const std::string gs = base + "_global_scale";
     if (f.exists(gs)) {
       const auto g = f.read<float>(gs, h5::Scalar::F32);
       if (static_cast<std::int64_t>(g.size()) != t.model.num_experts)
@@ -242,6 +295,11 @@ void verify_weights(const h5::File& f, const Trace& t) {
   }
 }
 
+void verify_weights(const h5::File& f, const Trace& t, const ReadOptions& opt) {
+  if (!t.multi_layer()) return verify_weights(f, t, "/weights");
+  for (const auto& l : t.layers)
+    if (!opt.verify_layers || opt.verify_layers->count(l.index)) verify_weights(f, t, weights_group(l.index));
+}
 
 void throw_first_problem(const std::string& path, const std::vector<std::string>& problems) {
   if (!problems.empty())
@@ -286,14 +344,16 @@ Trace read_trace_impl(const std::string& path, const ReadOptions& opt, DeferredP
     const auto names = f.children("/calls");
     for (std::size_t i = 0; i < names.size(); ++i) {
       MoeCall c;
-      read_call(f, "/calls/" + names[i], t.model, opt.load_activations, c, def, i);
+      const bool acts = opt.load_activations && (!opt.activations_for_calls || opt.activations_for_calls->count(i));
+      read_call(f, "/calls/" + names[i], t.model, acts, c, def, i);
       t.calls.push_back(std::move(c));
     }
   }
   if (t.calls.empty()) f.fail("/calls", "missing or empty: a trace needs at least one MoE call");
-  read_weights_info(f, t.model, t.weights);
+  read_weights_info(f, t.model, t.weights, "/weights");
+  read_layers(f, t);
   if (opt.validate && !def) throw_first_problem(path, validate(t));
-  if (opt.verify_weights && t.weights.present) verify_weights(f, t);
+  if (opt.verify_weights && t.weights.present) verify_weights(f, t, opt);
   return t;
 }
 
@@ -372,6 +432,24 @@ std::vector<std::string> validate(const Trace& t) {
   if (m.hidden <= 0) p.push_back("/model@hidden: must be positive, got " + std::to_string(m.hidden));
   if (m.intermediate <= 0) p.push_back("/model@intermediate: must be positive, got " + std::to_string(m.intermediate));
   if (!p.empty()) return p;
+  if (t.multi_layer()) {
+    std::string list;
+    std::set<std::int64_t> known_layers;
+    for (const auto& l : t.layers) {
+      if (known_layers.size() < 16) list += (list.empty() ? "" : ", ") + std::to_string(l.index);
+      known_layers.insert(l.index);
+    }
+    if (known_layers.size() > 16) list += ", ...";
+    for (std::size_t ci = 0; ci < t.calls.size(); ++ci) {
+      const std::int64_t L = t.calls[ci].layer;
+      const bool known = known_layers.count(L) != 0;
+      if (!known) {
+        p.push_back(call_group(ci) + "@layer: " + (L < 0 ? std::string("missing") : "layer " + std::to_string(L)) +
+                    " (a multi-layer trace's calls each name one of its /layers: " + list + ")");
+        return p;
+      }
+    }
+  }
   for (std::size_t ci = 0; ci < t.calls.size(); ++ci) {
     const MoeCall& c = t.calls[ci];
     const std::string g = call_group(ci);
@@ -541,6 +619,7 @@ void write_trace(const Trace& t, const std::string& path, const std::function<vo
     if (call.golden_output) write_qtensor(f, g + "/golden/output", *call.golden_output);
     for (const auto& [name, tensor] : call.intermediates) write_tensor(f, g + "/golden/" + name, tensor);
   }
+  for (const auto& l : t.layers) f.make_group(layer_group(l.index));
   if (extra) extra(f);
   f.commit();
 }

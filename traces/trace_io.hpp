@@ -1,6 +1,8 @@
 #pragma once
 // Reader, writer and validator for HDF5 trace format v1 (docs/trace-format.md).
 #include <functional>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,12 @@ struct ReadOptions {
   bool validate = true;           // run validate() and throw InputError on the first problem
   bool isolate = true;            // parse in the isolated child (sim/core/isolate.hpp)
   bool verify_weights = false;    // also read every weight row once (WeightReader sets it)
+  // Multi-layer traces: verify only these layers' weights (unset = all). A rank of an MPI run
+  // reads only the layers it replays (docs/scale-out.md).
+  std::optional<std::set<std::int64_t>> verify_layers;
+  // Load activations (hidden_states, goldens, intermediates) only for these call indices
+  // (unset = all); the other calls keep their routing.
+  std::optional<std::set<std::size_t>> activations_for_calls;
 };
 
 // Reads everything except weights (see WeightReader). Throws InputError naming file,

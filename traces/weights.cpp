@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -16,9 +18,9 @@
 namespace moesim::traces {
 
 namespace {
-std::string ds_name(const std::string& which, const std::string& where) {
+std::string ds_name(const std::string& which, const std::string& where, std::int64_t layer) {
   if (which != "w13" && which != "w2") throw InputError(where, "unknown weight '" + which + "' (expected w13 or w2)");
-  return "/weights/" + which;
+  return weights_group(layer) + "/" + which;
 }
 
 // NaN/Inf in a weight tensor is bad input: it would silently poison every diff.
@@ -52,6 +54,7 @@ void check_finite(const h5::File& f, const std::string& ds, std::int64_t expert,
 struct WeightReader::Impl {
   h5::File file;
   WeightsInfo info;
+  std::int64_t layer = -1;
   mutable std::mutex mu;  // HDF5 (serial build) is not thread-safe
 };
 
@@ -70,7 +73,7 @@ Identity identity(const std::string& path) {
 }
 }  // namespace
 
-WeightReader::WeightReader(const std::string& path) {
+WeightReader::WeightReader(const std::string& path, std::int64_t layer) {
   // The isolated reader validates the whole file and reads every weight row once under its
   // limits; the in-process reads below then touch only metadata and chunks it has already
   // parsed. The file must be the same one (device, inode, size, mtime) as the one checked.
@@ -78,11 +81,18 @@ WeightReader::WeightReader(const std::string& path) {
   ReadOptions opt;
   opt.load_activations = false;
   opt.verify_weights = true;
+  if (layer >= 0) opt.verify_layers = std::set<std::int64_t>{layer};
   Trace t = read_trace(path, opt);
-  if (!t.weights.present) throw InputError(path + ":/weights", "trace has no weights (needed for numeric replay)");
+  if (t.multi_layer() && layer < 0)
+    throw InputError(path + ":/layers", "multi-layer trace: weights are per layer (/layers/LLLL/weights); name the layer");
+  if (!t.multi_layer() && layer >= 0)
+    throw InputError(path + ":/layers", "single-layer trace: no /layers/" + std::to_string(layer) + " (its weights are /weights)");
+  if (layer >= 0 && std::none_of(t.layers.begin(), t.layers.end(), [&](const LayerInfo& l) { return l.index == layer; }))
+    throw InputError(path + ":" + layer_group(layer), "no such layer in this trace");
+  if (!t.weights.present) throw InputError(path + ":" + weights_group(layer), "trace has no weights (needed for numeric replay)");
   h5::File f = h5::File::open_read(path);
   if (!(identity(path) == before)) throw InputError(path, "file changed while it was being read; not reading it in-process");
-  impl_ = std::unique_ptr<Impl>(new Impl{std::move(f), t.weights, {}});
+  impl_ = std::unique_ptr<Impl>(new Impl{std::move(f), t.weights, layer, {}});
 }
 
 WeightReader::~WeightReader() = default;
@@ -92,7 +102,7 @@ const WeightsInfo& WeightReader::info() const { return impl_->info; }
 ExpertWeights WeightReader::read(const std::string& which, std::int64_t expert) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   const h5::File& f = impl_->file;
-  const std::string ds = ds_name(which, f.path());
+  const std::string ds = ds_name(which, f.path(), impl_->layer);
   auto shape = f.shape(ds);
   if (expert < 0 || expert >= shape[0])
     f.fail(ds, "expert " + std::to_string(expert) + " out of range [0, " + std::to_string(shape[0]) + ")");
@@ -127,19 +137,22 @@ struct WeightWriter::Impl {
   std::optional<h5::File> own;
   h5::File* file;
   WeightsInfo info;
+  std::int64_t layer = -1;
 };
 
 WeightWriter::WeightWriter(const std::string& path, const ModelShape& model, const WeightsInfo& info,
-                           std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape) {
-  auto impl = std::unique_ptr<Impl>(new Impl{h5::File::open_append(path), nullptr, info});
+                           std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape,
+                           std::int64_t layer) {
+  auto impl = std::unique_ptr<Impl>(new Impl{h5::File::open_append(path), nullptr, info, layer});
   impl->file = &*impl->own;
   impl_ = std::move(impl);
   create(model, info, w13_scale_shape, w2_scale_shape);
 }
 
 WeightWriter::WeightWriter(h5::File& file, const ModelShape& model, const WeightsInfo& info,
-                           std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape) {
-  impl_ = std::unique_ptr<Impl>(new Impl{std::nullopt, &file, info});
+                           std::vector<std::int64_t> w13_scale_shape, std::vector<std::int64_t> w2_scale_shape,
+                           std::int64_t layer) {
+  impl_ = std::unique_ptr<Impl>(new Impl{std::nullopt, &file, info, layer});
   create(model, info, w13_scale_shape, w2_scale_shape);
 }
 
@@ -147,25 +160,26 @@ void WeightWriter::create(const ModelShape& model, const WeightsInfo& info, cons
                           const std::vector<std::int64_t>& w2_scale_shape) {
   h5::File& f = *impl_->file;
   const std::string& path = f.path();
-  const DtypeInfo& d = dtype_info(info.dtype, path + ":/weights");
+  const std::string g = weights_group(impl_->layer);
+  const DtypeInfo& d = dtype_info(info.dtype, path + ":" + g);
   const std::int64_t per = d.elems_per_storage;
   const std::int64_t n1 = model.gated ? 2 * model.intermediate : model.intermediate;
   const std::vector<std::int64_t> s13{model.num_experts, n1, model.hidden / per}, s2{model.num_experts, model.hidden, model.intermediate / per};
   // One chunk per expert: reading expert e reads exactly one chunk (HDF5 caps chunks at 4 GiB).
-  f.create_dataset("/weights/w13", d.storage, s13, {1, s13[1], s13[2]});
-  f.create_dataset("/weights/w2", d.storage, s2, {1, s2[1], s2[2]});
-  f.set_attr("/weights/w13", "dtype", info.dtype);
-  f.set_attr("/weights/w2", "dtype", info.dtype);
+  f.create_dataset(g + "/w13", d.storage, s13, {1, s13[1], s13[2]});
+  f.create_dataset(g + "/w2", d.storage, s2, {1, s2[1], s2[2]});
+  f.set_attr(g + "/w13", "dtype", info.dtype);
+  f.set_attr(g + "/w2", "dtype", info.dtype);
   if (info.has_scales) {
-    const DtypeInfo& sd = dtype_info(info.scale_dtype, path + ":/weights");
+    const DtypeInfo& sd = dtype_info(info.scale_dtype, path + ":" + g);
     std::vector<std::int64_t> a{model.num_experts}, b{model.num_experts};
     a.insert(a.end(), w13_scale_shape.begin(), w13_scale_shape.end());
     b.insert(b.end(), w2_scale_shape.begin(), w2_scale_shape.end());
     std::vector<std::int64_t> ca = a, cb = b;
     ca[0] = cb[0] = 1;
-    f.create_dataset("/weights/w13_scale", sd.storage, a, ca);
-    f.create_dataset("/weights/w2_scale", sd.storage, b, cb);
-    for (const char* n : {"/weights/w13_scale", "/weights/w2_scale"}) {
+    f.create_dataset(g + "/w13_scale", sd.storage, a, ca);
+    f.create_dataset(g + "/w2_scale", sd.storage, b, cb);
+    for (const std::string& n : {g + "/w13_scale", g + "/w2_scale"}) {
       f.set_attr(n, "dtype", info.scale_dtype);
       f.set_attr(n, "layout", info.scale_layout);
     }
@@ -176,14 +190,14 @@ WeightWriter::~WeightWriter() = default;
 
 void WeightWriter::write(const std::string& which, std::int64_t expert, const ExpertWeights& w) {
   h5::File& f = *impl_->file;
-  const std::string ds = ds_name(which, f.path());
+  const std::string ds = ds_name(which, f.path(), impl_->layer);
   f.write_rows(ds, f.scalar(ds), expert, 1, w.w.bytes.data());
   if (w.scale) f.write_rows(ds + "_scale", f.scalar(ds + "_scale"), expert, 1, w.scale->bytes.data());
 }
 
 void WeightWriter::write_global_scales(const std::string& which, const std::vector<float>& per_expert) {
   h5::File& f = *impl_->file;
-  const std::string ds = ds_name(which, f.path()) + "_global_scale";
+  const std::string ds = ds_name(which, f.path(), impl_->layer) + "_global_scale";
   f.write(ds, h5::Scalar::F32, {static_cast<std::int64_t>(per_expert.size())}, per_expert.data());
   f.set_attr(ds, "dtype", std::string("f32"));
 }

@@ -17,7 +17,9 @@ struct ExpertWeights {
 
 class WeightReader {
  public:
-  explicit WeightReader(const std::string& path);
+  // layer < 0: a single-layer trace's /weights. layer >= 0: /layers/LLLL/weights of a
+  // multi-layer trace; only that layer's weights are verified and read.
+  explicit WeightReader(const std::string& path, std::int64_t layer = -1);
   ~WeightReader();
   WeightReader(const WeightReader&) = delete;
   WeightReader& operator=(const WeightReader&) = delete;
@@ -45,12 +47,16 @@ class WeightWriter {
   // Opens `path` (written by write_trace) read-write and creates the datasets for `info`.
   // scale shapes are per expert ([rows, cols] of scale bytes) when info.has_scales.
   // In-place (not atomic): prefer the h5::File& form inside write_trace(t, path, extra).
+  // layer >= 0 writes /layers/LLLL/weights of a multi-layer trace (the Trace written needs
+  // that layer in Trace::layers), layer < 0 the single-layer /weights.
   WeightWriter(const std::string& path, const ModelShape& model, const WeightsInfo& info,
-               std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {});
+               std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {},
+               std::int64_t layer = -1);
   // Writes into an open file (the one write_trace's `extra` callback gets), which the caller
   // commits: the weights are part of the one atomic output.
   WeightWriter(h5::File& file, const ModelShape& model, const WeightsInfo& info,
-               std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {});
+               std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {},
+               std::int64_t layer = -1);
   ~WeightWriter();
   void write(const std::string& which, std::int64_t expert, const ExpertWeights& w);
   // Per-expert fp32 global scales ([E]: NVFP4 decode scales), written once after the experts.

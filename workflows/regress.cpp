@@ -12,10 +12,12 @@
 
 #include "models/lib/json_node.hpp"
 #include "replay/diff.hpp"
+#include "replay/ranks/ranks.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/sha256.hpp"
 #include "workflows/check_job.hpp"
 #include "workflows/replay_job.hpp"
+#include "workflows/result_codec.hpp"
 
 namespace moesim::workflows {
 namespace {
@@ -197,6 +199,7 @@ void run_instance(CaseResult& cr, const SuiteCase& sc, const std::string& trace,
     q.flashinfer = cr.flashinfer;
     q.threads = threads;
     q.keep_buffers = true;
+    q.local = true;  // under MPI, regress distributes whole case instances
     std::optional<ReplayReport> primary;
     if (sc.expect.bit_identical_to_golden) {
       q.against = "golden";
@@ -307,7 +310,7 @@ RegressResult run_regress(const RegressRequest& r) {
       for (const auto& v : variants)
         for (const auto& fi : versions) insts.push_back({&c, t, v, fi});
   }
-  for (std::size_t i = 0; i < insts.size(); ++i) {
+  auto run_one = [&](std::size_t i) {
     const Inst& in = insts[i];
     CaseResult cr;
     cr.case_name = in.c->name;
@@ -320,19 +323,71 @@ RegressResult run_regress(const RegressRequest& r) {
     const auto c0 = std::chrono::steady_clock::now();
     try {
       run_instance(cr, *in.c, in.trace, r.threads);
-      if (out.baseline_updated) write_baseline(cr, out.baseline);
-      else if (!out.baseline.empty()) compare_baseline(cr, *in.c, out.baseline);
+      if (!out.baseline_updated && !out.baseline.empty()) compare_baseline(cr, *in.c, out.baseline);
       cr.status = cr.failures.empty() ? CaseResult::Status::pass : CaseResult::Status::fail;
     } catch (const InputError& e) {
       cr.status = CaseResult::Status::error;
       cr.failures.insert(cr.failures.begin(), std::string("bad input: ") + e.what());
     }
-    cr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-    out.cases.push_back(std::move(cr));
+    cr.seconds = r.no_timings ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    return cr;
+  };
+  const int nranks = ranks::size(), me = ranks::rank();
+  if (nranks == 1) {
+    for (std::size_t i = 0; i < insts.size(); ++i) out.cases.push_back(run_one(i));
+  } else {
+    // Each rank runs its share; rank 0 gathers the results and puts them in instance order.
+    RankShare share;
+    std::string at;
+    try {
+      for (std::size_t i : regress_partition(insts.size(), nranks, me)) {
+        at = "case instance " + std::to_string(i) + " (" + insts[i].c->name + (insts[i].trace.empty() ? "" : " " + insts[i].trace) + ")";
+        ranks::fault_hook("regress " + at);
+        share.items.push_back(encode_case_result(run_one(i)));
+      }
+    } catch (const std::exception& e) {
+      share = RankShare{true, at + ": internal error: " + e.what(), false, {}};
+    }
+    auto share_of = [&](int q) {
+      std::string d;
+      for (std::size_t i : regress_partition(insts.size(), nranks, q))
+        d += (d.empty() ? "case instances " : ", ") + std::to_string(i) + " " + insts[i].c->name;
+      return d.empty() ? std::string("no case instances") : d.size() > 200 ? d.substr(0, 200) + "..." : d;
+    };
+    const auto all = ranks::gather(encode_share(share), "regress " + r.suite, share_of);
+    if (me != 0) return out;
+    std::vector<std::optional<CaseResult>> slots(insts.size());
+    for (std::size_t q = 0; q < all.size(); ++q) {
+      const RankShare sh = decode_share(all[q]);
+      if (sh.failed) throw InputError("rank " + std::to_string(q) + ", " + sh.error.substr(0, sh.error.find(": ")), sh.error.substr(sh.error.find(": ") + 2));
+      const auto idx = regress_partition(insts.size(), nranks, static_cast<int>(q));
+      if (idx.size() != sh.items.size()) throw InputError("rank " + std::to_string(q), "reported " + std::to_string(sh.items.size()) +
+                                                              " case results for " + std::to_string(idx.size()) + " instances");
+      for (std::size_t k = 0; k < idx.size(); ++k) slots[idx[k]] = decode_case_result(sh.items[k]);
+    }
+    for (auto& c : slots) out.cases.push_back(std::move(*c));
+  }
+  // Only rank 0 (or the one process) writes the baseline.
+  if (out.baseline_updated) {
+    for (auto& cr : out.cases) {
+      if (cr.status == CaseResult::Status::error) continue;
+      try {
+        write_baseline(cr, out.baseline);
+      } catch (const InputError& e) {
+        cr.status = CaseResult::Status::error;
+        cr.failures.insert(cr.failures.begin(), std::string("bad input: ") + e.what());
+      }
+    }
   }
   if (r.on_case) r.on_case(insts.size(), insts.size(), "");
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.seconds = r.no_timings ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+std::vector<std::size_t> regress_partition(std::size_t n, int ranks, int rank) {
+  std::vector<std::size_t> mine;
+  for (std::size_t i = static_cast<std::size_t>(rank); i < n; i += static_cast<std::size_t>(std::max(ranks, 1))) mine.push_back(i);
+  return mine;
 }
 
 }  // namespace moesim::workflows

@@ -45,6 +45,7 @@ struct RegressRequest {
   std::string update_baseline;     // write the baseline here instead of comparing
   bool no_baseline = false;        // compare with no baseline (expectations only)
   int threads = 0;
+  bool no_timings = false;         // 0 s for every wall-clock time (byte-comparable reports)
   // Progress: (instances done, total, instance id). Never prints itself.
   std::function<void(std::size_t, std::size_t, const std::string&)> on_case;
 };
@@ -61,7 +62,15 @@ struct RegressResult {
 };
 
 // Throws InputError for a bad suite (every other bad input is a per-case error).
+// Under MPI (replay/ranks.hpp) case instance i runs on rank i mod N (regress_partition); rank 0
+// gathers the case results, writes the baseline (--update-baseline) and returns the whole
+// result in instance order, the other ranks an empty one (docs/scale-out.md). A rank that
+// fails other than by bad input ends the run with InputError naming the rank and the case.
 RegressResult run_regress(const RegressRequest& r);
+
+// Static partition of `n` case instances over `ranks`: rank r gets r, r + N, r + 2N, ...
+// (round robin: a suite's instances of one case, often of similar cost, spread over ranks).
+std::vector<std::size_t> regress_partition(std::size_t n, int ranks, int rank);
 
 // Baseline file of one instance inside a baseline directory.
 std::string baseline_file(const std::string& dir, const std::string& instance_id);

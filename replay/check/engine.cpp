@@ -255,7 +255,7 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
     const auto& c = w.calls[i];
     std::vector<std::int64_t> per_rank = c.per_rank_tokens.empty() ? std::vector<std::int64_t>{c.num_tokens} : c.per_rank_tokens;
     for (const auto& kc : dispatch::dispatch_call(pc, per_rank, m.num_experts, m.top_k, c.expert_counts,
-                                                  "call " + std::to_string(i)))
+                                                  "call " + std::to_string(i) + (c.layer >= 0 ? " (layer " + std::to_string(c.layer) + ")" : "")))
       add(kc);
   }
   if (opt.synthetic)

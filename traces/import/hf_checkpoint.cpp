@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "models/lib/json_node.hpp"
 #include "sim/core/bits.hpp"
@@ -185,16 +186,26 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
   Config cfg;
   load_config(req, cfg);
   const std::string cfg_where = cfg.path;
-  const std::int64_t L = cfg.m.pick_layer(req.layer);
+  if (req.layer.empty() == req.layers.empty())
+    throw InputError("--layer", "give --layer N (a single-layer trace) or --layers all|L1,L2,... (a multi-layer trace)");
+  const bool multi = !req.layers.empty();
+  const std::vector<std::int64_t> layers = multi ? cfg.m.pick_layers(req.layers) : std::vector<std::int64_t>{cfg.m.pick_layer(req.layer)};
+  std::int64_t L = layers.front();  // the layer being worked on (the lambdas below follow it)
   SafetensorsCheckpoint ck(req.checkpoint);
   Reader r{ck};
   const HfNaming& s = cfg.m.naming;
   const std::int64_t E = cfg.m.num_experts, H = cfg.m.hidden, I = cfg.m.intermediate, N1 = s.gated ? 2 * I : I;
-  const std::string prefix_l = subst(s.expert, "{L}", L);
+  std::string prefix_l = subst(s.expert, "{L}", L);
   auto pname = [&](std::int64_t e, const std::string& proj, const std::string& suffix) {
     return subst(prefix_l, "{e}", e) + proj + "." + suffix;
   };
   auto fname = [&](const std::string& tensor) { return prefix_l + tensor; };
+  ImportResult res;
+  res.kind = "hf-checkpoint";
+  res.inputs = {req.checkpoint, cfg.path, req.calls_from};
+  Fmt fmt{};
+  // Layer L's experts: present, and stored in a modelled format that the config agrees with.
+  auto detect = [&]() {
   const std::string probe = s.layout == "per_expert" ? pname(0, s.down, "weight") : fname(s.down + "_blocks");
   if (!ck.has(probe)) {
     std::vector<std::string> moe;
@@ -208,11 +219,7 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
 
   if (s.layout == "per_expert" && !ck.has(pname(E - 1, s.down, "weight")))
     throw InputError(ck.root() + ":" + pname(E - 1, s.down, "weight"), "missing: config.json says " + std::to_string(E) + " routed experts");
-  ImportResult res;
-  res.kind = "hf-checkpoint";
-  res.inputs = {req.checkpoint, cfg.path, req.calls_from};
   // --- detect the weight format from the tensors; cross-check the config ---
-  Fmt fmt;
   if (s.layout == "fused_interleaved") {
     if (!ck.has(fname(s.gate_up + "_blocks")))
       r.fail(fname(s.gate_up + "_blocks"), "missing: only the MXFP4 form of gpt-oss experts (_blocks/_scales) is modelled");
@@ -273,6 +280,18 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
   if (H % kb != 0 || I % kb != 0)
     throw InputError(cfg_where, std::string(fmt_name(fmt)) + " needs hidden and intermediate multiples of " + std::to_string(kb));
 
+  };
+  std::optional<Fmt> first_fmt;
+  for (const std::int64_t l : layers) {
+    L = l;
+    prefix_l = subst(s.expert, "{L}", L);
+    detect();
+    if (first_fmt && *first_fmt != fmt)
+      throw InputError(ck.root() + ":" + pname(0, s.down, "weight"), "layer " + std::to_string(L) + " experts are " + fmt_name(fmt) + ", layer " +
+                                                                        std::to_string(layers.front()) + "'s " + fmt_name(*first_fmt) +
+                                                                        ": one trace holds one weight format (import them into separate traces)");
+    first_fmt = fmt;
+  }
   // --- model shape, calls ---
   Trace t;
   t.model.name = cfg.m.model_type;
@@ -295,7 +314,7 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
       if (c.hidden_states && m.hidden != H)
         throw InputError(req.calls_from + ":/calls/" + std::to_string(i) + "/hidden_states",
                          "activations are H=" + std::to_string(m.hidden) + ", the checkpoint has H=" + std::to_string(H));
-      c.layer = L;
+      if (!src.multi_layer()) c.layer = L;
       res.tokens += c.num_tokens;
       // Goldens were produced with other weights: keeping them would diff the checkpoint against a stranger.
       if (c.golden_output || !c.intermediates.empty()) {
@@ -305,12 +324,32 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
           res.notes.push_back("dropped golden outputs of --calls (recorded with other weights than this checkpoint's)");
       }
     }
-    t.calls = std::move(src.calls);
+    if (!multi) {
+      t.calls = std::move(src.calls);
+    } else if (src.multi_layer()) {
+      // A multi-layer --calls trace: its calls of the imported layers, each layer needing one.
+      std::set<std::int64_t> want(layers.begin(), layers.end()), have;
+      for (auto& c : src.calls)
+        if (want.count(c.layer)) have.insert(c.layer), t.calls.push_back(std::move(c));
+      for (const auto l : layers)
+        if (!have.count(l)) throw InputError(req.calls_from + ":/layers", "no calls of layer " + std::to_string(l) + " (imported with --layers)");
+    } else {
+      // One routing for every layer: each imported layer replays the --calls trace's calls.
+      for (const auto l : layers)
+        for (const auto& c : src.calls) {
+          t.calls.push_back(c);
+          t.calls.back().layer = l;
+        }
+      res.tokens *= static_cast<std::int64_t>(layers.size());
+      res.notes.push_back("the calls of " + req.calls_from + " are replayed in each of the " + std::to_string(layers.size()) + " layers");
+    }
     t.context = src.context;
   }
   res.calls = t.calls.size();
   t.attrs["created_by"] = std::string("moesim import hf-checkpoint ") + MOESIM_VERSION;
-  t.attrs["source"] = "hf-checkpoint:" + req.checkpoint + " layer " + std::to_string(L) + " (" + cfg.m.model_type + ")";
+  std::string layer_list;
+  for (const auto l : layers) layer_list += (layer_list.empty() ? "" : ",") + std::to_string(l);
+  t.attrs["source"] = "hf-checkpoint:" + req.checkpoint + (multi ? " layers " : " layer ") + layer_list + " (" + cfg.m.model_type + ")";
   t.attrs["routing"] = "calls from " + req.calls_from;
   if (cfg.m.num_shared_experts > 0) res.notes.push_back("not imported: " + std::to_string(cfg.m.num_shared_experts) + " shared expert(s) (trace v1 replays routed experts only)");
 
@@ -389,8 +428,11 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
       case Fmt::Mxfp4: break;
     }
   };
-  const std::string gu_blocks = fname(s.gate_up + "_blocks"), gu_scales = fname(s.gate_up + "_scales"),
-                    dn_blocks = fname(s.down + "_blocks"), dn_scales = fname(s.down + "_scales");
+  std::string gu_blocks, gu_scales, dn_blocks, dn_scales;
+  // Per layer, before any expert is read: names of the fused MXFP4 tensors, their shapes, biases.
+  auto prepare_layer = [&]() {
+  gu_blocks = fname(s.gate_up + "_blocks"), gu_scales = fname(s.gate_up + "_scales");
+  dn_blocks = fname(s.down + "_blocks"), dn_scales = fname(s.down + "_scales");
   if (fmt == Fmt::Mxfp4) {
     r.expect(gu_blocks, "U8", {E, N1, H / 32, 16});
     r.expect(gu_scales, "U8", {E, N1, H / 32});
@@ -407,9 +449,16 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
     }
   }
 
+  };
   std::vector<float> g13(static_cast<std::size_t>(E), 1.f), g2 = g13;
+  if (multi)
+    for (const auto l : layers) t.layers.push_back(LayerInfo{l, info});
   write_atomically(t, req.output, res.inputs, [&](const std::string& tmp) {
-    WeightWriter ww(tmp, t.model, info, s13, s2);
+   for (const std::int64_t l : layers) {
+    L = l;
+    prefix_l = subst(s.expert, "{L}", L);
+    prepare_layer();
+    WeightWriter ww(tmp, t.model, info, s13, s2, multi ? L : -1);
     for (std::int64_t e = 0; e < E; ++e) {
       ExpertWeights w13, w2;
       w13.w.dtype = w2.w.dtype = info.dtype;
@@ -453,6 +502,7 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
       ww.write_global_scales("w13", g13);
       ww.write_global_scales("w2", g2);
     }
+   }
   });
   if (scale2_mismatch)
     res.notes.push_back(std::to_string(scale2_mismatch) + " expert(s) have up weight_scale_2 != gate weight_scale_2; w13_global_scale is the gate's, "
@@ -460,7 +510,8 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
   if (input_scale_max[0] > 0 || input_scale_max[1] > 0)
     res.notes.push_back("not modelled: ModelOpt static input_scale (max w13 " + std::to_string(input_scale_max[0]) + ", w2 " +
                         std::to_string(input_scale_max[1]) + "); NVFP4 replay calibrates activation global scales from the activations");
-  res.notes.push_back("not imported: router weight " + subst(s.router, "{L}", L) + " (routing comes from --calls)");
+  res.notes.push_back("not imported: router weight " + subst(s.router, "{L}", layers.front()) + (multi ? " (and the other layers')" : "") +
+                      " (routing comes from --calls)");
   res.output = req.output;
   res.model = t.model;
   res.weights = true;

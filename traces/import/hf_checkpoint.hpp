@@ -1,5 +1,5 @@
 #pragma once
-// moesim import hf-checkpoint: one MoE layer's routed experts from a Hugging Face safetensors
+// moesim import hf-checkpoint: one MoE layer's (or several layers') routed experts from a Hugging Face safetensors
 // checkpoint (single file or sharded with model.safetensors.index.json) into trace /weights,
 // streamed one expert at a time, with the model shape from config.json and the calls
 // (routing, activations) from another trace (synth or any importer).
@@ -24,7 +24,8 @@ namespace moesim::traces::import {
 struct HfCheckpointRequest {
   std::string checkpoint;   // directory (config.json + shards) or one .safetensors file
   std::string config;       // config.json (default: <checkpoint dir>/config.json)
-  std::string layer;        // decoder layer index, or "all" (refused until multi-layer traces exist)
+  std::string layer;        // decoder layer index: a single-layer trace (/weights)
+  std::string layers;       // "all" or "L1,L2,...": a multi-layer trace (/layers/LLLL/weights); give layer or layers
   std::string calls_from;   // trace whose calls (routing, activations) the output carries
   std::string output;
   bool drop_biases = false; // gpt-oss expert biases are not in trace v1: refuse unless set

@@ -1,5 +1,7 @@
 #include "traces/import/hf_config.hpp"
 
+#include <algorithm>
+
 #include "sim/core/error.hpp"
 
 namespace moesim::traces::import {
@@ -41,7 +43,8 @@ std::int64_t HfModelConfig::pick_layer(const std::string& arg) const {
   std::string list;
   for (auto l : moe_layers()) list += (list.empty() ? "" : ",") + std::to_string(l);
   if (arg == "all")
-    throw InputError("--layer all", "multi-layer traces are not in trace format v1 yet (issue 18); import one MoE layer per trace with --layer N (MoE layers: " + list + ")");
+    throw InputError("--layer all", "this importer writes one layer per trace; import one MoE layer per trace with --layer N (MoE layers: " + list +
+                                        "), or weights of several layers with moesim import hf-checkpoint --layers");
   std::int64_t L = -1;
   try {
     std::size_t used = 0;
@@ -54,6 +57,25 @@ std::int64_t HfModelConfig::pick_layer(const std::string& arg) const {
   if (!moe_layer[static_cast<std::size_t>(L)])
     throw InputError("--layer " + arg, "layer " + arg + " is a dense / non-MoE layer in " + path + " (MoE layers: " + list + ")");
   return L;
+}
+
+std::vector<std::int64_t> HfModelConfig::pick_layers(const std::string& arg) const {
+  if (arg == "all") {
+    const auto ls = moe_layers();
+    if (ls.empty()) throw InputError("--layers all", path + " has no MoE layers");
+    return ls;
+  }
+  std::vector<std::int64_t> out;
+  std::size_t pos = 0;
+  while (pos <= arg.size()) {
+    const std::size_t end = std::min(arg.find(',', pos), arg.size());
+    const std::int64_t L = pick_layer(arg.substr(pos, end - pos));
+    if (!out.empty() && L <= out.back())
+      throw InputError("--layers " + arg, "layer indices must be ascending and distinct");
+    out.push_back(L);
+    pos = end + 1;
+  }
+  return out;
 }
 
 void read_hf_config(const std::string& path, const std::string& models_dir, HfModelConfig& c) {

@@ -25,6 +25,8 @@ struct HfModelConfig {
   std::vector<std::int64_t> moe_layers() const;
   // Parses "N" (must be a MoE layer) or refuses "all" (multi-layer traces: issue 18).
   std::int64_t pick_layer(const std::string& arg) const;
+  // "all" (every MoE layer) or a comma-separated list of MoE layer indices, ascending and distinct.
+  std::vector<std::int64_t> pick_layers(const std::string& arg) const;
 };
 
 // The moesim quant name a config's quantization_config implies (bf16 when absent or unknown):

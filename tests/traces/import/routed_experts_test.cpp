@@ -74,7 +74,7 @@ TEST(ImportRoutedExperts, EdgeCasesInRealEncodings) {
       {"sglang", "sglang-choice", "--weights counts", 0, "1 call(s), 2 tokens"},
       {"sglang", "sglang-ragged", "", 2, "not a multiple of layers x top_k"},
       {"vllm", "vllm-npy", "--layer 0", 2, "dense"},
-      {"vllm", "vllm-npy", "--layer all", 2, "issue 18"},
+      {"vllm", "vllm-npy", "--layer all", 2, "one layer per trace"},
   };
   const auto d = fresh_dir("routed_cases");
   const std::string cfg = write_config(d);

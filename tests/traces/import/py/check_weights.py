@@ -2,7 +2,8 @@
 """Decodes a moesim trace's /weights with h5py + numpy from the trace-format definitions
 (docs/trace-format.md: e2m1x2 low nibble first, ue4m3 / ue8m0 / f32 block scales, per-expert
 global scales) and compares every expert with EXPECTED_DIR/{w13,w2}_eE.npy exactly.
-  check_weights.py TRACE EXPECTED_DIR   -> prints "ok N" or the first mismatch, exit 1
+  check_weights.py TRACE EXPECTED_DIR [GROUP]   -> prints "ok N" or the first mismatch, exit 1
+GROUP: the weights group (default "weights"; a multi-layer trace's "layers/0003/weights").
 """
 import sys
 
@@ -44,11 +45,12 @@ def decode(ds, sc, gs, e):
 
 def main():
     f = h5py.File(sys.argv[1], "r")
+    g = sys.argv[3] if len(sys.argv) > 3 else "weights"
     n = 0
     for which in ("w13", "w2"):
-        ds = f["weights/" + which]
-        sc = f.get(f"weights/{which}_scale")
-        gs = f.get(f"weights/{which}_global_scale")
+        ds = f[g + "/" + which]
+        sc = f.get(f"{g}/{which}_scale")
+        gs = f.get(f"{g}/{which}_global_scale")
         for e in range(ds.shape[0]):
             want = np.load(f"{sys.argv[2]}/{which}_e{e}.npy")
             got = decode(ds, sc, gs[()] if gs is not None else None, e)

@@ -3,13 +3,14 @@
 Python + numpy (Debian has no python3-safetensors): safetensors = u64 LE header length, JSON
 header padded with spaces to 8 bytes, raw little-endian C-order bytes (ST:README.md:74-105).
 
-  hf_fixture.py FORMAT OUTDIR [--hostile CASE]
+  hf_fixture.py FORMAT OUTDIR [--hostile CASE | --moe-layers N]
 
 FORMAT: bf16 (Qwen3-MoE names) | bf16-mixtral | fp8 (DeepSeek-V3, weight_scale_inv 128x128)
         | nvfp4 (ModelOpt, hf_quant_config.json) | nvfp4-mixed (ModelOpt MIXED_PRECISION map)
         | mxfp4 (gpt-oss _blocks/_scales, interleaved gate/up).
 Writes OUTDIR/{config.json, model-0000N-of-00002.safetensors, model.safetensors.index.json} and
-OUTDIR/expected/w13_eE.npy, w2_eE.npy: float64 values each expert's weights stand for, in
+OUTDIR/expected/w13_eE.npy, w2_eE.npy (with --moe-layers N, bf16 and fp8 only: MoE layers
+1..N, each with its own weights, expected in OUTDIR/expected/LAYER/): float64 values each expert's weights stand for, in
 [gate; up] row order, computed here from the format definitions (never by moesim):
   E2M1 LUT [0, .5, 1, 1.5, 2, 3, 4, 6] with sign bit 8 (low nibble = even element);
   E4M3FN: bias 7, subnormal m/8 * 2^-6; E8M0: 2^(b-127); ModelOpt NVFP4 = fp4 * e4m3 * scale_2
@@ -74,10 +75,14 @@ def write_st(path, tensors):
 def main():
     fmt, out = sys.argv[1], sys.argv[2]
     hostile = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--hostile" else ""
+    nmoe = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--moe-layers" else 1
+    if nmoe > 1 and fmt not in ("bf16", "fp8"):
+        sys.exit("--moe-layers: bf16 and fp8 only")
     rng = np.random.default_rng(sum(map(ord, fmt)))
     os.makedirs(os.path.join(out, "expected"), exist_ok=True)
     tensors, expected = [], {}
-    cfg = {"hidden_size": H, "num_hidden_layers": LAYERS, "num_experts_per_tok": K, "hidden_act": "silu"}
+    cfg = {"hidden_size": H, "num_hidden_layers": LAYERS + nmoe - 1, "num_experts_per_tok": K, "hidden_act": "silu"}
+    sub = [""]  # expected/<sub>: "" for layer 1 of a one-MoE-layer checkpoint, else the layer index
     hf_quant = None
 
     def per_expert(prefix, names):
@@ -91,8 +96,8 @@ def main():
                 expected[f"w13_e{e}"] = np.concatenate([g[1] * g[2], u[1] * g[2]])
                 expected[f"w2_e{e}"] = parts[names[2]][1] * parts[names[2]][2]
             else:
-                expected[f"w13_e{e}"] = np.concatenate([parts[names[0]][0], parts[names[1]][0]])
-                expected[f"w2_e{e}"] = parts[names[2]][0]
+                expected[sub[0] + f"w13_e{e}"] = np.concatenate([parts[names[0]][0], parts[names[1]][0]])
+                expected[sub[0] + f"w2_e{e}"] = parts[names[2]][0]
 
     def yield_tensor(p, rows, cols, e):
         if fmt.startswith("bf16"):
@@ -126,8 +131,10 @@ def main():
         cfg.update(model_type="qwen3_moe", num_experts=E, moe_intermediate_size=I, intermediate_size=4 * I,
                    mlp_only_layers=[0], decoder_sparse_step=1)
         tensors.append(("model.layers.0.mlp.down_proj.weight", "BF16", bf16_bits(np.zeros((H, 4 * I)))))
-        tensors.append((f"model.layers.{LAYER}.mlp.gate.weight", "BF16", bf16_bits(rng.standard_normal((E, H)))))
-        per_expert(f"model.layers.{LAYER}.mlp.experts", ("gate_proj", "up_proj", "down_proj"))
+        for L in range(LAYER, LAYER + nmoe):
+            sub[0] = f"{L}/" if nmoe > 1 else ""
+            tensors.append((f"model.layers.{L}.mlp.gate.weight", "BF16", bf16_bits(rng.standard_normal((E, H)))))
+            per_expert(f"model.layers.{L}.mlp.experts", ("gate_proj", "up_proj", "down_proj"))
         if fmt == "nvfp4":
             hf_quant = {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "NVFP4", "group_size": 16,
                                                                               "exclude_modules": ["lm_head"]}}
@@ -144,9 +151,11 @@ def main():
                    first_k_dense_replace=1, n_shared_experts=1,
                    quantization_config={"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
                                         "weight_block_size": [128, 128]})
-        tensors.append((f"model.layers.{LAYER}.mlp.gate.weight", "BF16", bf16_bits(rng.standard_normal((E, H)))))
-        tensors.append((f"model.layers.{LAYER}.mlp.gate.e_score_correction_bias", "F32", np.zeros(E, np.float32)))
-        per_expert(f"model.layers.{LAYER}.mlp.experts", ("gate_proj", "up_proj", "down_proj"))
+        for L in range(LAYER, LAYER + nmoe):
+            sub[0] = f"{L}/" if nmoe > 1 else ""
+            tensors.append((f"model.layers.{L}.mlp.gate.weight", "BF16", bf16_bits(rng.standard_normal((E, H)))))
+            tensors.append((f"model.layers.{L}.mlp.gate.e_score_correction_bias", "F32", np.zeros(E, np.float32)))
+            per_expert(f"model.layers.{L}.mlp.experts", ("gate_proj", "up_proj", "down_proj"))
     elif fmt == "mxfp4":
         cfg.update(model_type="gpt_oss", num_local_experts=E, intermediate_size=I, experts_per_token=K,
                    hidden_act="silu", swiglu_limit=7.0,
@@ -191,6 +200,7 @@ def main():
         with open(os.path.join(out, "hf_quant_config.json"), "w") as f:
             json.dump(hf_quant, f, indent=2)
     for k, v in expected.items():
+        os.makedirs(os.path.dirname(os.path.join(out, "expected", k)), exist_ok=True)
         np.save(os.path.join(out, "expected", k + ".npy"), v.astype(np.float64))
 
 
