@@ -134,6 +134,10 @@ TrtllmGenProfile parse_trtllm(const Node& t) {
   p.finalize_block_x = f.at("block_x_elems").as_int();
   p.finalize_vecload_max_topk = f.at("vecload_max_topk").as_int();
   p.finalize_source = f.at("source").as_string();
+  if (auto sv = t.find("fp4_scale_vec_size")) {
+    p.fp4_scale_vec_int32 = sv->at("int32_product").as_bool();
+    p.fp4_scale_vec_source = sv->at("source").as_string();
+  }
   p.skip_cluster_dim_z = t.at("skip_cluster_dim_z").as_bool();
   p.tune_max_num_tokens = t.at("tune_max_num_tokens").as_int();
   p.autotune_buckets = t.at("autotune_buckets").as_string();

@@ -43,6 +43,11 @@ struct TrtllmGenProfile {
   std::int64_t finalize_vecload_threshold = 1184, finalize_blocks_y_cap = 8192, finalize_block_x = 256,
                finalize_vecload_max_topk = 64;
   std::string finalize_source;
+  // trtllm_fp4_block_scale_moe computes hidden_states_scale_vec_size = (num_tokens * hidden_size)
+  // / numel(hidden_states_scale) with int num_tokens and int hidden_size (int32 product) until
+  // PR #2853 (first in v0.6.8rc1).
+  bool fp4_scale_vec_int32 = false;
+  std::string fp4_scale_vec_source;
   bool skip_cluster_dim_z = false;
   std::int64_t tune_max_num_tokens = 8192;
   std::string autotune_buckets;

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "sim/core/error.hpp"
 #include "sim/kernels/cutedsl_launch.hpp"
@@ -272,10 +273,17 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
   const bool modular = opt.trtllm_class == "modular" ||
                        (opt.trtllm_class == "auto" && (pc.mode == dispatch::Mode::deepep_ht || pc.mode == dispatch::Mode::deepep_ll));
 
-  std::map<std::string, std::size_t> index;  // dedupe key -> findings position
-  std::map<std::size_t, std::pair<const VariantInfo*, kernels::LaunchProblem>> origin;
-  std::map<std::size_t, kernels::LaunchEnv> envs;
-  std::map<std::size_t, std::size_t> hits;
+  // Dedupe key -> findings position; per position where a kernel finding came from (variant,
+  // problem, target env) and how many kernel calls hit it. Known-bad rows have no origin.
+  std::unordered_map<std::string, std::size_t> index;
+  index.reserve(4096);
+  struct Origin {
+    const VariantInfo* variant = nullptr;
+    kernels::LaunchProblem problem;
+    std::size_t env = 0, hits = 0;
+  };
+  std::vector<Origin> origin;                // parallel to rep.findings
+  std::vector<kernels::LaunchEnv> envs;      // one per target that reported a kernel finding
   std::set<std::string> notes;
   std::map<std::string, std::pair<std::string, std::vector<Finding>>> check_cache;  // key -> (tag, findings)
   std::map<std::string, std::vector<std::string>> absent, unmodelled;  // "variant (note)" -> versions
@@ -311,6 +319,7 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
         env.batched_layout = pc.mode == dispatch::Mode::deepep_ll;
         if (!v->launch_family.empty() && !sweep)
           notes.insert(kernels::launch::revision_note(kernels::launch::family(env, v->launch_family), env));
+        std::optional<std::size_t> env_pos;  // this target's entry in envs, once needed
         CheckedTarget tgt{v->id, dev->id, fi ? fi->version.text : "", v->uses_flashinfer && !opt.framework_explicit ? "" : fw, 0};
         std::int64_t max_tokens = 0;
         double max_avg = 0;           // T*K/local_E of the busiest call
@@ -381,16 +390,21 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
               const std::string key = key_of(f);
               auto it = index.find(key);
               if (it == index.end()) {
-                index[key] = rep.findings.size();
-                origin[rep.findings.size()] = {v, p};
-                envs[rep.findings.size()] = env;
-                hits[rep.findings.size()] = 1;
+                if (!env_pos) {
+                  envs.push_back(env);
+                  env_pos = envs.size() - 1;
+                }
+                index.emplace(key, rep.findings.size());
+                origin.resize(rep.findings.size());
+                origin.push_back({v, p, *env_pos, 1});
                 rep.findings.push_back(std::move(f));
               } else {
-                ++hits[it->second];
+                Origin& o = origin[it->second];
+                ++o.hits;
                 if (f.tokens.value_or(0) > rep.findings[it->second].tokens.value_or(0)) {
                   rep.findings[it->second] = std::move(f);
-                  origin[it->second] = {v, p};
+                  o.variant = v;
+                  o.problem = p;
                 }
               }
             }
@@ -463,13 +477,16 @@ CheckReport CheckEngine::run(const Workload& w, const CheckOptions& opt) const {
       }
     }
   }
-  for (auto& [pos, n] : hits)
-    if (n > 1) rep.findings[pos].details.emplace_back("kernel calls affected", std::to_string(n));
+  origin.resize(rep.findings.size());
+  for (std::size_t pos = 0; pos < origin.size(); ++pos)
+    if (origin[pos].hits > 1) rep.findings[pos].details.emplace_back("kernel calls affected", std::to_string(origin[pos].hits));
   if (opt.threshold) {
-    for (auto& [pos, vp] : origin) {
+    for (std::size_t pos = 0; pos < origin.size(); ++pos) {
+      const Origin& o = origin[pos];
+      if (!o.variant) continue;  // known-bad rows and empirical regions
       Finding& f = rep.findings[pos];
       const std::int64_t cap = std::max(opt.threshold_cap, f.tokens.value_or(0));
-      f.first_failing_tokens = threshold(*vp.first, f, vp.second, envs[pos], cap);
+      f.first_failing_tokens = threshold(*o.variant, f, o.problem, envs[o.env], cap);
     }
   }
   for (const auto& n : notes) rep.notes.push_back(n);

@@ -207,6 +207,25 @@ std::vector<Finding> check(const LaunchProblem& p, const LaunchEnv& env) {
     out.push_back(std::move(f));
   }
 
+  // trtllm_fp4_block_scale_moe: hidden_states_scale_vec_size = (num_tokens * hidden_size) /
+  // numel(hidden_states_scale) with an int32 product (FP4 / MXFP8 activations carry a scale).
+  // A wrapped product gives a vector size that is neither 16 nor 32.
+  if (prof.fp4_scale_vec_int32 && launcher == "fp4" && quant_dtypes(p.quant).first != "bf16") {
+    const std::int64_t prod = p.tokens * p.hidden;
+    if (prod > INT32_MAX) {
+      Finding f = make(finding_id::kInt32OffsetOverflow, Severity::error, "api", p);
+      f.message = "hidden_states_scale_vec_size = (num_tokens * hidden_size) / numel(hidden_states_scale) is "
+                  "computed in int and wraps: the vector size is neither 16 nor 32 and the launcher raises";
+      f.gpu_error = "NotImplementedError: Unsupported hidden state scale shape.";
+      f.formula = "num_tokens * hidden_size = " + fmt_int(p.tokens) + " * " + fmt_int(p.hidden) + " = " + fmt_int(prod);
+      f.limit = "<= 2,147,483,647";
+      f.value = prod;
+      f.limit_value = INT32_MAX;
+      f.upstream = "flashinfer-ai/flashinfer " + prof.fp4_scale_vec_source + at;
+      out.push_back(std::move(f));
+    }
+  }
+
   // Tile selection and requested tactic.
   const std::set<int> cands = compute_selected_tile_n(tiles, p.tokens, p.top_k, p.local_experts);
   const int tile = cands.empty() ? tiles.front() : *cands.begin();
@@ -352,6 +371,8 @@ std::vector<std::int64_t> segment_starts(const LaunchProblem& p, const LaunchEnv
     s.push_back((p.local_experts + p.top_k - 1) / p.top_k);
     s.push_back(INT32_MAX / p.top_k + 1);
   }
+  // The FP4 launcher's int32 num_tokens * hidden_size wraps from T = INT32_MAX / H + 1.
+  if (p.hidden > 0) s.push_back(INT32_MAX / p.hidden + 1);
   return s;
 }
 

@@ -299,3 +299,50 @@ TEST_F(TrtllmGen, StaleAutotunedTileAcrossBucketOnlyWithoutAllTileLaunchers) {
   p.tokens = 3000;
   EXPECT_FALSE(has(trtllm_gen::check(p, env("b200", "0.6.7")), "TILE_UNREGISTERED"));
 }
+
+// trtllm_fp4_block_scale_moe's int32 num_tokens * hidden_size (hidden_states_scale_vec_size)
+// up to v0.6.7.post3, int64 from v0.6.8rc1 (PR #2853). DeepSeek-R1 NVFP4, H = 7168, 8 local
+// experts: 299,593 * 7168 = 2,147,482,624 fits, 299,594 * 7168 = 2,147,489,792 wraps (the
+// PR's EP32 table: 9,360 x 32 tokens pass, 9,370 x 32 crash). BF16 activations pass no scale.
+TEST_F(TrtllmGen, Fp4ScaleVecSizeInt32ProductBothSides) {
+  auto api = [](const std::vector<Finding>& v) {
+    for (const auto& f : v)
+      if (f.id == std::string("INT32_OFFSET_OVERFLOW") && f.stage == "api") return &f;
+    return static_cast<const Finding*>(nullptr);
+  };
+  LaunchProblem p;
+  p.num_experts = 256;
+  p.local_experts = 8;
+  p.top_k = 8;
+  p.hidden = 7168;
+  p.intermediate = 2048;
+  p.gated = true;
+  p.activation = "silu";
+  p.quant = "nvfp4";
+  p.routing = "deepseek";
+  for (const char* v : {"0.6.6", "0.6.7", "0.6.7.post3"}) {
+    auto e = env("b200", v);
+    p.tokens = 299593;
+    EXPECT_EQ(api(trtllm_gen::check(p, e)), nullptr) << v;
+    p.tokens = 299594;
+    const Finding* f = api(trtllm_gen::check(p, e));
+    ASSERT_NE(f, nullptr) << v;
+    EXPECT_EQ(f->value.value_or(0), 2147489792);
+    p.tokens = 327680;
+    EXPECT_EQ(api(trtllm_gen::check(p, e))->value.value_or(0), 2348810240);
+  }
+  p.tokens = 327680;
+  EXPECT_EQ(api(trtllm_gen::check(p, env("b200", "0.6.8rc1"))), nullptr);
+  p.quant = "mxfp4_bf16";
+  EXPECT_EQ(api(trtllm_gen::check(p, env("b200", "0.6.7"))), nullptr);
+  // The exact threshold search finds the same boundary.
+  p.quant = "nvfp4";
+  auto e = env("b200", "0.6.7");
+  auto first = first_failing([&](std::int64_t t) {
+    LaunchProblem q = p;
+    q.tokens = t;
+    return api(trtllm_gen::check(q, e)) != nullptr;
+  }, trtllm_gen::segment_starts(p, e, 1, 400000), 1, 400000);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(*first, 299594);
+}
