@@ -9,13 +9,14 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin
       googletest libgtest-dev libgmock-dev
       python3 python3-h5py python3-numpy
+      python3-torch  # reads/writes .pt files: scripts/capture/pt_to_safetensors.py, the importer tests' fixtures
       chromium  # headless: renders the bump HTML report in tests/reports/bump_html_test.cpp
       clang-14 libclang-rt-14-dev libomp-14-dev)  # clang build + libFuzzer harnesses (scripts/fuzz.sh)
-# python3-torch is only for the benches' PyTorch peers (bench/torch_peers.py); install with
-# MOESIM_WITH_TORCH=1. libopenblas0-pthread: the peers run on OpenBLAS (the benches put it first
-# on the library path; without it torch falls back to the reference netlib BLAS, ~50x slower).
-# python3-threadpoolctl: lets the peers print which OpenBLAS kernel runs.
-if [ "${MOESIM_WITH_TORCH:-0}" = 1 ]; then PKGS+=(python3-torch libopenblas0-pthread python3-threadpoolctl); fi
+# The benches' PyTorch peers (bench/torch_peers.py) also want, with MOESIM_WITH_TORCH=1:
+# libopenblas0-pthread (the benches put it first on the library path; without it torch falls
+# back to the reference netlib BLAS, ~50x slower) and python3-threadpoolctl (lets the peers
+# print which OpenBLAS kernel runs).
+if [ "${MOESIM_WITH_TORCH:-0}" = 1 ]; then PKGS+=(libopenblas0-pthread python3-threadpoolctl); fi
 
 missing=()
 for p in "${PKGS[@]}"; do
