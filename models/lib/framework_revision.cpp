@@ -91,6 +91,14 @@ ResolvedRevision resolve_revision(const Framework& fw, const std::string& spec, 
         out.note = "commit " + spec + " is the merge of modelled revision " + fw.revisions[i].id;
         return out;
       }
+    // A release tag's own commit (on its release branch, not on main) resolves as that tag.
+    for (const auto& t : fw.tags)
+      if (!t.commit.empty() && t.commit.compare(0, spec.size(), lower(spec)) == 0) {
+        ResolvedRevision r = resolve_revision(fw, t.tag, models_dir);
+        r.spec = spec;
+        r.note = "commit " + spec + " is the commit of release tag " + t.tag + "; " + r.note;
+        return r;
+      }
     auto hits = find_in_history(fw, spec, models_dir);
     if (hits.size() > 1) throw InputError(where, "commit prefix '" + spec + "' is ambiguous (" + std::to_string(hits.size()) + " commits); give more digits");
     if (hits.empty())

@@ -92,8 +92,16 @@ class Loader {
       if (op == "trait_multiple_of" && e.num <= 0) arg.at("value").fail("trait_multiple_of needs a positive value");
     } else if (op == "result_in") {
       name_values("selector");
-      if (std::none_of(fw_.selectors.begin(), fw_.selectors.end(),
-                       [&](const Selector& s) { return s.id == e.name; }))
+      // "SEL" (the chosen value) or "SEL.PROPERTY" (a property of the chosen candidate; a
+      // candidate without it reads as "(none)").
+      auto known = [&](const std::string& id) {
+        return std::any_of(fw_.selectors.begin(), fw_.selectors.end(), [&](const Selector& s) { return s.id == id; });
+      };
+      bool ok = known(e.name);
+      for (std::size_t dot = e.name.rfind('.'); !ok && dot != std::string::npos && dot > 0;
+           dot = dot ? e.name.rfind('.', dot - 1) : std::string::npos)
+        ok = known(e.name.substr(0, dot));
+      if (!ok)
         arg.at("selector").fail("result_in names selector '" + e.name +
                                 "', which is not defined before this one");
     } else {

@@ -155,7 +155,9 @@ Verdict evaluate(const models::Expr& e, const Context& ctx) {
   }
   if (op == "result_in") {
     auto it = ctx.results.find(e.name);
-    std::string v = it == ctx.results.end() ? "(not evaluated)" : it->second;
+    std::string v = it != ctx.results.end() ? it->second
+                    : ctx.results.count(e.name.substr(0, e.name.rfind('.'))) ? "(none)"  // candidate lacks the property
+                                                                              : "(not evaluated)";
     bool in = contains(e.strs, v);
     return {in, e.name + "=" + v + " in " + set_str(e.strs) + "? " + yn(in)};
   }

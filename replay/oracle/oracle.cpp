@@ -203,6 +203,7 @@ OracleDecision decide(const OracleQuery& q, const std::string& models_dir) {
     BuiltGraph bg = build_graph(s, p.rev, p.ctx, d.trail);
     SelectorResult r = walk_graph(bg, s, p.rev, p.ctx, d.trail);
     p.ctx.results[s.id] = r.error ? "error" : r.value;
+    for (const auto& [k, v] : r.properties) p.ctx.results[s.id + "." + k] = v;  // result_in "SEL.PROP"
     if (s.primary && !have_primary) {
       have_primary = true;
       d.backend = r.error ? "" : r.value;
@@ -227,6 +228,7 @@ std::string decision_graph_dot(const OracleQuery& q, const std::string& models_d
     BuiltGraph bg = build_graph(s, p.rev, p.ctx, scratch);
     SelectorResult r = walk_graph(bg, s, p.rev, p.ctx, scratch);  // later selectors may read results
     p.ctx.results[s.id] = r.error ? "error" : r.value;
+    for (const auto& [k, v] : r.properties) p.ctx.results[s.id + "." + k] = v;
     out += to_dot(bg, s);
   }
   return out;

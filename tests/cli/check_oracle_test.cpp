@@ -65,7 +65,7 @@ TEST(CheckWithOracle, ReleaseTagResolvesThroughTheSharedResolver) {
 TEST(OracleListRevisions, ShowsTagsWithDateAndCommit) {
   const Out o = run("oracle --list-revisions vllm");
   EXPECT_EQ(o.code, 0) << o.text;
-  EXPECT_NE(o.text.find("tag      v0.19.0  2026-04-03  d816834c1aa6  -> pr38169"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("tag      v0.19.0  2026-04-03  2a69949bdadf  -> pr38169"), std::string::npos) << o.text;
   EXPECT_NE(o.text.find("revision pr40808  2026-04-30  b542bdf7fb36"), std::string::npos) << o.text;
   EXPECT_NE(o.text.find("not resolvable: not modelled after pr43853"), std::string::npos) << o.text;
   EXPECT_EQ(run("oracle --list-revisions tensorrt_llm").code, 2);

@@ -47,10 +47,34 @@ TEST(RevisionNames, ReleaseTagsResolveThroughTheirBranchPoint) {
   EXPECT_EQ(vllm().revisions[r.index].id, "pr38169");
   EXPECT_EQ(r.how, "tag");
   EXPECT_NE(r.note.find("d816834c1aa6"), std::string::npos) << r.note;
-  EXPECT_EQ(id_of(vllm(), "v0.23.0"), "pr44220");  // branch point 967c5c3bc388, 2026-06-07
+  EXPECT_EQ(id_of(vllm(), "v0.23.0"), "pr44347");  // branch point 967c5c3bc388 (2026-06-07), after #44347 (2026-06-03)
   // SGLang tags carry their commits: v0.5.13 branches from main at 0f8673851cee (2026-06-08).
   EXPECT_EQ(id_of(sglang(), "v0.5.13"), "pr26496");
   EXPECT_EQ(id_of(sglang(), "v0.5.18"), "main-d55f1c2");
+}
+
+// Tag commits recorded by vllm-project/vllm-gaudi VLLM_STABLE_COMMIT ("Set vLLM stable commit for
+// vX"); where the snapshot of fork neuralmagic/vllm holds the commit, its merge-base with main is
+// the branch point (2a69949bdadf -> d816834c1aa6 for v0.19.0, 0fc695fc6d1d -> 967c5c3bc388 for v0.23.0).
+TEST(RevisionNames, ATagCommitResolvesAsItsTag) {
+  auto r = resolve_revision(vllm(), "2a69949bdadf", moesim::models_dir());
+  EXPECT_EQ(vllm().revisions[r.index].id, "pr38169");
+  EXPECT_NE(r.note.find("commit of release tag v0.19.0"), std::string::npos) << r.note;
+  EXPECT_EQ(id_of(vllm(), "0fc695fc6d1d82e9a5ac6835ac8e4e1c83703665"), "pr44347");  // v0.23.0
+  EXPECT_EQ(id_of(vllm(), "2d5be1dd5ce2"), "pr33417");                              // v0.16.0
+  // v0.24.0 (ee0da84ab9e0, merge-base 6c427dd40141 on 2026-06-23): after pr43853
+  EXPECT_NE(error_of([] { resolve_revision(vllm(), "ee0da84ab9e0", moesim::models_dir()); }).find("not modelled after pr43853"),
+            std::string::npos);
+}
+
+TEST(RevisionNames, EveryVllmTagSinceTheOracleRefactorHasAnAnswerOrAReason) {
+  // v0.14.x: releases/v0.14.0 existed by 2026-01-19 (vllm-ascend#5988), before #32414 (2026-01-21).
+  EXPECT_NE(error_of([] { resolve_revision(vllm(), "v0.14.1", moesim::models_dir()); }).find("older than the first modelled revision pr32414"),
+            std::string::npos);
+  // v0.17.0: cut after 2026-02-09, out by 2026-03-10 -- four modelled markers in between: refused, naming them.
+  std::string e = error_of([] { resolve_revision(vllm(), "v0.17.0", moesim::models_dir()); });
+  EXPECT_NE(e.find("pr33715, pr34260, pr33807, pr32564"), std::string::npos) << e;
+  for (const auto& t : vllm().tags) EXPECT_TRUE(!t.revision.empty() || !t.unresolved.empty()) << t.tag;
 }
 
 TEST(RevisionNames, TagsThatCannotBePlacedAreRefused) {
@@ -83,8 +107,11 @@ TEST(RevisionNames, CommitsOutsideTheModelledHistoryAreRefused) {
   // main after #43853 (the last modelled revision)
   EXPECT_NE(error_of([] { resolve_revision(vllm(), "017e9f4448b7", moesim::models_dir()); }).find("not modelled after pr43853"),
             std::string::npos);
-  // not on first-parent main at all (a release-branch commit: v0.25.0's tag commit)
-  EXPECT_NE(error_of([] { resolve_revision(vllm(), "702f4814fe54", moesim::models_dir()); }).find("is not on first-parent main"),
+  // a release-branch commit that is no tag's commit (1dbbafd3f3: #37160 on the v0.19 branch)
+  EXPECT_NE(error_of([] { resolve_revision(vllm(), "1dbbafd3f3", moesim::models_dir()); }).find("is not on first-parent main"),
+            std::string::npos);
+  // v0.25.0's tag commit is refused as the tag is: newer than the last modelled revision
+  EXPECT_NE(error_of([] { resolve_revision(vllm(), "702f4814fe54", moesim::models_dir()); }).find("v0.25.0: not modelled after pr43853"),
             std::string::npos);
   // too short to be a commit, and no such name
   EXPECT_NE(error_of([] { resolve_revision(vllm(), "f8c3a", moesim::models_dir()); }).find("unknown vllm revision"), std::string::npos);

@@ -381,6 +381,232 @@ def vllm_nvfp4_sm100(out):
                      f"TRTLLM NVFP4 first ({order_cite}); SM10x family ({dev}); SILU in {acts}; _supports_shape accepts any hidden_dim (#39510); modular class has no routing restriction")
 
 
+def vllm_nvfp4_cutedsl(out):
+    """Seed PRs #38050 (FlashInfer CuteDSL NVFP4: FlashInferCuteDSLExperts becomes standard-format,
+    FLASHINFER_CUTEDSL_BATCHED added) and #38169 (its revert), both sides, with #38251 (re-land):
+    SM100, hidden 2880 (TRTLLM NVFP4 _supports_shape needs % 512 here), SILU."""
+    for rev, commit in (("pr36728", "e85f8f0932f6"), ("pr38050", "678b3c99e82e"), ("pr38169", "be1a85b7a292"), ("pr38251", "e8ebbdde8304")):
+        commit = subprocess.check_output(["git", "-C", VLLM, "rev-parse", commit]).decode().strip()
+        src = Src(VLLM, commit)
+        oracle = FM + "oracle/nvfp4.py"
+        text = "\n".join(src.text(oracle))
+        m = re.search(r"\n    AVAILABLE_BACKENDS = \[(.*?)\]", text, re.S)
+        order = re.findall(r"NvFp4MoeBackend\.(\w+)", m.group(1))
+        order_cite = src.cite(oracle, r"^    AVAILABLE_BACKENDS = \[")
+        tf = src.find("trtllm_nvfp4_moe.py")
+        assert "% 512 == 0" in src.block(tf, r"def _supports_shape", 8)
+        shape_cite = src.cite(tf, r"% 512 == 0")
+        cd = src.find("flashinfer_cutedsl_moe.py")
+        cd_fmt = "Batched" if "FusedMoEActivationFormat.BatchedExperts" in src.block(cd, r"def activation_format", 4) else "Standard"
+        cd_cite = src.cite(cd, r"return mk\.FusedMoEActivationFormat\.", after=r"def activation_format")
+        cd_dev = src.cite(cd, r"is_device_capability_family\(100\)")
+        has_cd_api = "has_flashinfer_cutedsl_moe_nvfp4()" in src.block(cd, r"def _supports_current_device", 10)
+        cdb = None
+        if "FLASHINFER_CUTEDSL_BATCHED" in order:
+            bf = src.find("flashinfer_cutedsl_batched_moe.py")
+            assert "FusedMoEActivationFormat.BatchedExperts" in src.block(bf, r"def activation_format", 4)
+            assert "is_device_capability_family(100)" in src.block(bf, r"def _supports_current_device", 10)
+            cdb = src.cite(bf, r"return mk\.FusedMoEActivationFormat\.BatchedExperts")
+        cutf = src.find("flashinfer_cutlass_moe.py")
+        cut_scheme = src.cite(cutf, r"has_device_capability\(100\)", after=r"kNvfp4Static, kNvfp4Dynamic")
+        assert "FusedMoEActivationFormat.Standard" in src.block(cutf, r"def activation_format", 4)
+        fi = "flashinfer/__init__.py:95@v0.6.6 exports cute_dsl_fused_moe_nvfp4 when the CuTe DSL imports" if has_cd_api else "grouped_gemm_nt_masked (FlashInfer at the pin)"
+        for fmt in ("Standard", "Batched"):
+            ok = {"FLASHINFER_TRTLLM": (False, f"hidden 2880 % 512 != 0 ({shape_cite})" + ("" if fmt == "Standard" else "; and standard format only")),
+                  "FLASHINFER_CUTEDSL": (cd_fmt == fmt, f"FlashInferCuteDSLExperts is {cd_fmt}-format ({cd_cite}); SM10x family ({cd_dev}); {fi}"),
+                  "FLASHINFER_CUTEDSL_BATCHED": (fmt == "Batched", f"FlashInferCuteDSLBatchedExperts is batched-format ({cdb})"),
+                  "FLASHINFER_CUTLASS": (fmt == "Standard", f"FlashInferExperts: standard format, nvfp4 on has_device_capability(100) ({cut_scheme})")}
+            walk = [b for b in order if b in ok]
+            pick = next((b for b in walk if ok[b][0]), None)
+            if pick is None:
+                continue
+            backend = {"FLASHINFER_CUTEDSL": "flashinfer_cutedsl", "FLASHINFER_CUTEDSL_BATCHED": "flashinfer_cutedsl_batched", "FLASHINFER_CUTLASS": "flashinfer_cutlass"}[pick]
+            walked = [f"{b}: {'yes' if ok[b][0] else 'no'} - {ok[b][1]}" for b in walk[:walk.index(pick) + 1]]
+            traits = {"hidden_dim": "2880"}
+            if fmt == "Batched":
+                traits["batched_format"] = "1"
+            scen(out, f"vllm_{rev}_nvfp4_sm100_hidden2880_{fmt.lower()}", f"vllm@{rev}", "sm100", "nvfp4", {"exit": 0, "backend": backend}, order_cite,
+                 f"select_nvfp4_moe_backend auto, {fmt} activation format; order {order}; " + "; ".join(walked), traits=traits)
+
+
+# ---------------------------------------------------------------- vLLM FP8 (per-tensor, block)
+VLLM_FP8_AT = [  # after #36286: TrtLlmFp8ExpertsMonolithic/Modular classes in experts/trtllm_fp8_moe.py
+    ("pr36286", "d9b90a07aced1789998f97f14e5e1456d4e671f1"),
+    ("pr38859", "a5a623d9616337ed53e8fa0e1376e2d17b505e38"),
+    ("pr40808", "b542bdf7fb3611879b30917e03bef62963496e83"),
+    ("v0.23.0", "967c5c3bc38891f4465d3f4e99917ed837bb3833"),
+    ("pr43853", "8b2b566ea710e48149886aecf2e17a2c78d55c11"),
+]
+TRAIT_OF_ROUTE = {"Renormalize": "renormalize", "RenormalizeNaive": "renormalize_naive", "DeepSeekV3": "deepseek_v3", "Llama4": "llama4",
+                  "SigmoidRenorm": "sigmoid_renorm", "Sigmoid": "sigmoid"}
+
+
+def trtllm_fp8(src):
+    """TrtLlmFp8ExpertsMonolithic routing lists per scheme, and the Modular class's scheme list."""
+    f = src.find("trtllm_fp8_moe.py")
+    lines = src.text(f)
+    mono = src.block(f, r"def _supports_routing_method", 40, after=r"^class TrtLlmFp8ExpertsMonolithic")
+    mono = mono.split("\n    def _apply", 1)[0].split("\n    @staticmethod\n    def _supports_router", 1)[0]
+    parts = re.split(r"elif \(weight_key, activation_key\) == \(kFp8StaticTensorSym, kFp8StaticTensorSym\)", mono)
+    assert len(parts) == 2 and "kFp8Static128BlockSym" in parts[0], mono
+    block = re.findall(r"RoutingMethodType\.(\w+),", parts[0])
+    tensor = re.findall(r"RoutingMethodType\.(\w+),", parts[1].split("return False", 1)[0] if "return False" in parts[1] else parts[1])
+    modular = src.block(f, r"SUPPORTED_W_A = \[", 4, after=r"^class TrtLlmFp8ExpertsModular")
+    assert "kFp8Static128BlockSym, kFp8Dynamic128Sym" in modular and "kFp8StaticTensorSym" not in modular, modular
+    assert not re.search(r"def _supports_routing_method", src.block(f, r"^class TrtLlmFp8ExpertsModular", 40).split("\nclass ", 1)[0]), "Modular routing check"
+    dev = src.block(f, r"def _supports_current_device", 10, after=r"^class TrtLlmFp8ExpertsBase")
+    assert "is_device_capability_family(100)" in dev and "has_flashinfer_trtllm_fused_moe()" in dev, dev
+    rl = src.block(f, r"def _supports_router_logits_dtype", 24, after=r"^class TrtLlmFp8ExpertsMonolithic").split("\n    @staticmethod", 1)[0]
+    if "if router_logits_dtype == torch.float32" in rl:
+        fp32_routes = re.findall(r"RoutingMethodType\.(\w+)", rl.split("if router_logits_dtype == torch.float32", 1)[1].split(")", 1)[0])
+        rl_cite = src.cite(f, r"if router_logits_dtype == torch\.float32", after=r"^class TrtLlmFp8ExpertsMonolithic")
+    else:
+        assert re.search(r"return True|return router_logits_dtype in \[torch\.bfloat16, torch\.float32\]", rl), rl
+        fp32_routes = None
+        rl_cite = src.cite(f, r"def _supports_router_logits_dtype", after=r"^class TrtLlmFp8ExpertsMonolithic")
+    return {"block": block, "tensor": tensor, "fp32_routes": fp32_routes, "rl_cite": rl_cite,
+            "block_cite": src.cite(f, r"kFp8Static128BlockSym, kFp8Dynamic128Sym", after=r"def _supports_routing_method"),
+            "tensor_cite": src.cite(f, r"== \(kFp8StaticTensorSym, kFp8StaticTensorSym\)", after=r"def _supports_routing_method"),
+            "modular_cite": src.cite(f, r"SUPPORTED_W_A = \[", after=r"^class TrtLlmFp8ExpertsModular"),
+            "dev_cite": src.cite(f, r"is_device_capability_family\(100\)", after=r"^class TrtLlmFp8ExpertsBase")}
+
+
+def vllm_fp8(out):
+    for rev, commit in VLLM_FP8_AT:
+        src = Src(VLLM, commit)
+        oracle = FM + "oracle/fp8.py"
+        prio = src.block(oracle, r"_AVAILABLE_BACKENDS = \[", 16)
+        order = re.findall(r"Fp8MoeBackend\.(\w+),", prio.split("]", 1)[0])
+        assert order[:7] == ["AITER", "FLASHINFER_TRTLLM", "FLASHINFER_CUTLASS", "DEEPGEMM", "VLLM_CUTLASS", "TRITON", "MARLIN"], order
+        order_cite = src.cite(oracle, r"_AVAILABLE_BACKENDS = \[")
+        hop = src.cite(oracle, r"and current_platform\.is_device_capability\(90\)", after=r"def _get_priority_backends")
+        hop_ep = src.cite(oracle, r"_move_to_front\(_AVAILABLE_BACKENDS, Fp8MoeBackend\.FLASHINFER_CUTLASS\)")
+        hop_tp = src.cite(oracle, r"_move_to_front\(_AVAILABLE_BACKENDS, Fp8MoeBackend\.TRITON\)")
+        no_cut = src.cite(oracle, r"AVAILABLE_BACKENDS\.remove\(Fp8MoeBackend\.VLLM_CUTLASS\)", after=r"if not allow_vllm_cutlass")
+        tr = trtllm_fp8(src)
+        cut_pred, cut_cite, cut_desc = fi_cutlass_device(src)
+        cutf = src.find("flashinfer_cutlass_moe.py")
+        qs = src.block(cutf, r"def _supports_quant_scheme", 40)
+        assert re.search(r"\(kFp8StaticTensorSym, kFp8StaticTensorSym\),\s*\]\s*and p\.has_device_capability\(90\)", qs), qs
+        assert re.search(r"\(kFp8Static128BlockSym, kFp8Dynamic128Sym\),\s*\]\s*and p\.is_device_capability\(90\)", qs), qs
+        cut_pt = src.cite(cutf, r"and p\.has_device_capability\(90\)", after=r"def _supports_quant_scheme")
+        cut_bl = src.cite(cutf, r"and p\.is_device_capability\(90\)", after=r"def _supports_quant_scheme")
+        par = src.block(cutf, r"def _supports_parallel_config", 8)
+        cut_par_any = re.search(r"^\s+return True$", par.split("\n    @", 1)[0], re.M) is not None
+        trif = src.find("triton_moe.py", "fused_moe.py")
+        tq = src.block(trif, r"def _supports_quant_scheme", 44, after=r"^class TritonExperts")
+        tq = tq.split("\n    @staticmethod", 1)[0]
+        fp8_gate = r"supports_fp8\(\)" if "supports_fp8()" in tq else r"has_device_capability\(\(8, 9\)\)"
+        assert re.search(fp8_gate, tq) and "(kFp8Static128BlockSym, kFp8Dynamic128Sym)" in tq and "(kFp8StaticTensorSym, kFp8StaticTensorSym)" in tq, tq
+        tri_cite = src.cite(trif, fp8_gate, after=r"^class TritonExperts")
+        for quant in ("fp8", "fp8_block"):
+            for dev, sm in DEVICES.items():
+                for route, rdt in (("renormalize", "bfloat16"), ("deepseek_v3", "bfloat16"), ("llama4", "bfloat16"),
+                                   ("renormalize", "float32"), ("deepseek_v3", "float32")):
+                    if (route == "llama4" or rdt == "float32") and fam(sm) != 10:
+                        continue
+                    if rdt == "float32" and dev != "sm100":
+                        continue
+                    for ep in (1, 2):
+                        if ep == 2 and not (sm == 90 and quant == "fp8_block" and route == "renormalize" and cut_par_any):
+                            continue
+                        lst = order[1:]  # AITER is ROCm only
+                        lst.remove("VLLM_CUTLASS")  # allow_vllm_cutlass False
+                        notes = [f"allow_vllm_cutlass=False removes VLLM_CUTLASS ({no_cut})", "AITER is ROCm only"]
+                        if sm == 90 and quant == "fp8_block":
+                            front = "FLASHINFER_CUTLASS" if ep > 1 else "TRITON"
+                            lst.remove(front)
+                            lst.insert(0, front)
+                            notes.append(f"SM90 block fp8 with ep_size {ep} moves {front} to the front ({hop}; {hop_ep if ep > 1 else hop_tp})")
+                        enum = next(k for k, v in TRAIT_OF_ROUTE.items() if v == route)
+                        routes = tr["block"] if quant == "fp8_block" else tr["tensor"]
+                        rl_ok = rdt == "bfloat16" or tr["fp32_routes"] is None or enum in tr["fp32_routes"]
+                        mono = fam(sm) == 10 and enum in routes and rl_ok
+                        modular = fam(sm) == 10 and quant == "fp8_block"
+                        why = {
+                            "FLASHINFER_TRTLLM": (mono or modular, f"TrtLlmFp8Experts: SM10x family? {fam(sm) == 10} ({tr['dev_cite']}); Monolithic {quant} routing {routes} has {enum}? {enum in routes} ({tr['block_cite'] if quant == 'fp8_block' else tr['tensor_cite']}); {rdt} router logits accepted? {rl_ok} ({tr['rl_cite']}); Modular takes 128-block only ({tr['modular_cite']})"),
+                            "FLASHINFER_CUTLASS": (cut_pred(sm) and (sm >= 90 if quant == "fp8" else sm == 90), f"FlashInferExperts device gate [{cut_desc}] holds for sm{sm}? {cut_pred(sm)} ({cut_cite}); {'per-tensor needs has_device_capability(90) (' + cut_pt + ')' if quant == 'fp8' else '128-block needs is_device_capability(90) (' + cut_bl + ')'}"),
+                            "DEEPGEMM": (False, "deep_gemm not installed (trait deep_gemm_installed=0): is_deep_gemm_supported() is False"),
+                            "TRITON": (sm >= 89, f"TritonExperts fp8 keys need supports_fp8() ({tri_cite})"),
+                        }
+                        walk = [b for b in lst if b in why]
+                        pick = next(b for b in walk if why[b][0])
+                        backend = {"FLASHINFER_TRTLLM": "flashinfer_trtllm", "FLASHINFER_CUTLASS": "flashinfer_cutlass", "TRITON": "triton"}[pick]
+                        exp = {"exit": 0, "backend": backend}
+                        if pick == "FLASHINFER_TRTLLM":
+                            exp["properties"] = {"kernel_class": "TrtLlmFp8ExpertsMonolithic" if mono else "TrtLlmFp8ExpertsModular"}
+                        walked = [f"{b}: {'yes' if why[b][0] else 'no'} - {why[b][1]}" for b in walk[:walk.index(pick) + 1]]
+                        traits = {"deep_gemm_installed": "0"}
+                        if route != "renormalize":
+                            traits["routing_method"] = route
+                        if ep > 1:
+                            traits["ep_size"] = str(ep)
+                        if rdt != "bfloat16":
+                            traits["router_logits_dtype"] = rdt
+                        sid = f"vllm_{rev}_{quant}_{dev}" + ("" if route == "renormalize" else "_" + route) + (f"_ep{ep}" if ep > 1 else "") + ("_fp32logits" if rdt != "bfloat16" else "")
+                        scen(out, sid, f"vllm@{rev}", dev, quant, exp, order_cite,
+                             f"select_fp8_moe_backend auto, no env; priority {walk}; " + "; ".join(notes + walked), traits=traits)
+
+
+# ---------------------------------------------------------------- vLLM MXFP4 (gpt-oss list)
+def vllm_mxfp4(out):
+    """select_mxfp4_moe_backend auto, no activation key (BF16 activations), standard format."""
+    for rev, commit in (("main-52a31cc", "52a31ccecca203effd490a5b496dc5f8d9496654"), ("v0.23.0", "967c5c3bc38891f4465d3f4e99917ed837bb3833"),
+                        ("pr43853", "8b2b566ea710e48149886aecf2e17a2c78d55c11")):
+        src = Src(VLLM, commit)
+        oracle = FM + "oracle/mxfp4.py"
+        prio = src.block(oracle, r"_AVAILABLE_BACKENDS = \[", 18, after=r"def _get_priority_backends_for_gpt_oss")
+        order = re.findall(r"^\s+Mxfp4MoeBackend\.(\w+),", prio.split("]", 1)[0], re.M)
+        order_cite = src.cite(oracle, r"_AVAILABLE_BACKENDS = \[", after=r"def _get_priority_backends_for_gpt_oss")
+        sel_cite = src.cite(oracle, r"_get_priority_backends_for_gpt_oss\(\), requested_activation_key")
+        filt = src.cite(oracle, r"bf16 = \[b for b in backends if _backend_activation_key\(b\) is None\]")
+        order = [b for b in order if b not in ("FLASHINFER_TRTLLM_MXFP4_MXFP8", "FLASHINFER_CUTLASS_MXFP4_MXFP8", "AITER_MXFP4_FP8", "AITER_MXFP4_MXFP4")]
+        tf = src.find("trtllm_mxfp4_moe.py")
+        tb = src.block(tf, r"^class TrtLlmMxfp4ExpertsBase", 100)
+        assert "is_device_capability_family(100) and has_flashinfer()" in tb and "(kMxfp4Static, None)," in tb, tb
+        t_acts = re.findall(r"MoEActivation\.(\w+)", src.block(tf, r"def _supports_activation", 3, after=r"^class TrtLlmMxfp4ExpertsBase"))
+        t_cite = src.cite(tf, r"is_device_capability_family\(100\) and has_flashinfer\(\)")
+        of = src.find("gpt_oss_triton_kernels_moe.py")
+        ob = "\n".join(src.text(of))
+        assert "(9, 0) <= (cap.major, cap.minor) < (11, 0)" in ob, of
+        o_dev = src.cite(of, r"\(9, 0\) <= \(cap\.major, cap\.minor\) < \(11, 0\)")
+        o_act_m = src.block(of, r"def _supports_activation", 3, after=r"^class OAITritonMxfp4ExpertsMonolithic")
+        o_act = src.block(of, r"def _supports_activation", 3, after=r"^class OAITritonExperts")
+        assert "activation == MoEActivation.SWIGLUOAI" in o_act_m and "activation == MoEActivation.SWIGLUOAI" in o_act
+        o_act_cite = src.cite(of, r"return activation == MoEActivation\.SWIGLUOAI", after=r"^class OAITritonExperts")
+        cut_pred, cut_cite, cut_desc = fi_cutlass_device(src)
+        cutf = src.find("flashinfer_cutlass_moe.py")
+        qs = src.block(cutf, r"def _supports_quant_scheme", 40)
+        assert re.search(r"\(kMxfp4Static, None\),\s*\(kFp8Static128BlockSym, kFp8Dynamic128Sym\),\s*\]\s*and p\.is_device_capability\(90\)", qs), qs
+        c_scheme = src.cite(cutf, r"\(kMxfp4Static, None\),", after=r"def _supports_quant_scheme")
+        c_acts = re.findall(r"MoEActivation\.(\w+)", src.block(cutf, r"def _supports_activation", 8).split("]")[0])
+        mf = src.find("marlin_moe.py")
+        m_acts = re.findall(r"MoEActivation\.(\w+)", src.block(mf, r"def _supports_activation", 16, after=r"^class MarlinExpertsBase").split("]")[0])
+        assert "kMxfp4Static" in src.block(mf, r"def _supports_quant_scheme", 18, after=r"^class MarlinExpertsBase")
+        m_cite = src.cite(mf, r"has_device_capability\(\(7, 5\)\)", after=r"^class MarlinExpertsBase")
+        for act in ("swigluoai", "silu"):
+            enum = act.upper()
+            for dev, sm in DEVICES.items():
+                for tk in (True, False):
+                    if not tk and (sm != 90 or act != "swigluoai"):
+                        continue
+                    ok = {"FLASHINFER_TRTLLM_MXFP4_BF16": (fam(sm) == 10 and enum in t_acts, f"TrtLlmMxfp4Experts: SM10x family and has_flashinfer() ({t_cite}); {enum} in {t_acts}; Modular takes any routing"),
+                          "TRITON": (90 <= sm < 110 and tk and enum == "SWIGLUOAI", f"OAI triton_kernels: (9,0) <= cap < (11,0) ({o_dev}), triton_kernels importable? {tk}, SWIGLUOAI only ({o_act_cite})"),
+                          "FLASHINFER_CUTLASS_MXFP4_BF16": (cut_pred(sm) and sm == 90 and enum in c_acts, f"FlashInferExperts device gate [{cut_desc}] ({cut_cite}); (mxfp4, None) only on is_device_capability(90) ({c_scheme}); {enum} in {c_acts}"),
+                          "MARLIN": (sm >= 75 and enum in m_acts, f"MarlinExperts: has_device_capability((7, 5)) ({m_cite}), kMxfp4Static weights, {enum} in its list")}
+                    walk = [b for b in order if b in ok]
+                    pick = next(b for b in walk if ok[b][0])
+                    backend = {"FLASHINFER_TRTLLM_MXFP4_BF16": "flashinfer_trtllm", "TRITON": "oai_triton", "FLASHINFER_CUTLASS_MXFP4_BF16": "flashinfer_cutlass", "MARLIN": "marlin"}[pick]
+                    walked = [f"{b}: {'yes' if ok[b][0] else 'no'} - {ok[b][1]}" for b in walk[:walk.index(pick) + 1]]
+                    traits = {"activation": act}
+                    if not tk:
+                        traits["triton_kernels_installed"] = "0"
+                    sid = f"vllm_{rev}_mxfp4_{dev}_{act}" + ("" if tk else "_no_triton_kernels")
+                    scen(out, sid, f"vllm@{rev}", dev, "mxfp4", {"exit": 0, "backend": backend}, order_cite,
+                         f"auto: the gpt-oss priority list ({sel_cite}) without an activation key keeps the BF16-activation variants ({filt}): {walk}; AITER is ROCm; " + "; ".join(walked),
+                         traits=traits)
+
+
 # ---------------------------------------------------------------- vLLM revision names
 def vllm_revisions(out):
     src = Src(VLLM, "d816834c1aa61da8e8703c6e8c368ad22fe76e13")
@@ -526,10 +752,96 @@ def sglang_gpt_oss(out):
              traits=dict(base, nvidia_driver_ge_595="1"))
 
 
+# ------------------------------------------------------ SGLang flashinfer autotune
+SGL_AUTOTUNE_AT = [  # (name users give, commit whose tree decides)
+    ("v0.5.13", "0f8673851ceeca611839451750952ca19b52fee6"),   # branch point, before #28333
+    ("v0.5.14", "7e6587c94a1d0305815a14067c5d3cc02a9b0f36"),   # branch point, after #28333/#28739
+    ("v0.5.17", "34af3ff38655e93533813f2e63b938ed47e47ff5"),   # branch point, before #33417
+    ("pr33417", "ce84df0fa111c992eb8cc3efc03a2941c9ce18fa"),   # merge of #33417
+    ("v0.5.18", "d55f1c28e223226575d40d4449266630eaf2a277"),   # branch point = S0
+]
+
+
+def sglang_autotune(out):
+    """should_run_flashinfer_autotune read at each commit; the rule text found decides the answer."""
+    for name, commit in SGL_AUTOTUNE_AT:
+        src = Src(SGL, commit)
+        path = None
+        for cand in ("python/sglang/srt/model_executor/runner/flashinfer_autotune.py", "python/sglang/srt/model_executor/runner/base_runner.py",
+                     "python/sglang/srt/model_executor/model_runner.py"):
+            try:
+                if any(re.search(r"def _?should_run_flashinfer_autotune", l) for l in src.text(cand)):
+                    path = cand
+                    break
+            except subprocess.CalledProcessError:
+                continue
+        if path is None:
+            sys.exit(f"should_run_flashinfer_autotune not found at {commit[:12]}")
+        body = src.block(path, r"def _?should_run_flashinfer_autotune", 90)
+        body = re.split(r"\n    def |\ndef ", body[4:], maxsplit=1)[0]
+        fn_cite = src.cite(path, r"def _?should_run_flashinfer_autotune")
+        # the backend autotune reads: server_args as configured (after the post-init overrides)
+        reads_cfg = re.search(r"backend_str = (self\.|mr\.)?server_args\.moe_runner_backend|backend_str = get_exec\(\)\.moe\.moe_runner_backend|get_exec\(\)\.moe\.moe_runner_backend", body)
+        if not reads_cfg:
+            sys.exit(f"autotune at {commit[:12]} does not read the configured moe_runner_backend")
+        read_cite = src.cite(path, r"server_args\.moe_runner_backend|get_exec\(\)\.moe\.moe_runner_backend", after=r"def _?should_run_flashinfer_autotune")
+        has_det = "enable_deterministic_inference" in body
+        fp8_cutlass = "get_fp8_gemm_runner_backend().is_flashinfer_cutlass()" in body
+        fp8_sm100 = "model_uses_modelopt_fp8 and is_sm100_supported()" in body
+        fp8_pertensor = "flashinfer_per_tensor_fp8_supported()" in body
+        mq = src.block("python/sglang/srt/layers/quantization/modelopt_quant.py", r"def create_moe_runner", 16, after=r"class ModelOptNvFp4FusedMoEMethod")
+        if "MoeRunnerBackend.FLASHINFER_TRTLLM" not in mq or "is_auto()" not in mq:
+            sys.exit(f"ModelOptNvFp4FusedMoEMethod.create_moe_runner does not resolve auto at {commit[:12]}")
+        mq_cite = src.cite("python/sglang/srt/layers/quantization/modelopt_quant.py", r"moe_runner_backend = MoeRunnerBackend.FLASHINFER_TRTLLM", after=r"class ModelOptNvFp4FusedMoEMethod")
+        fw = f"sglang@{name}"
+        # (a) NVFP4 on SM100, --moe-runner-backend auto, --fp4-gemm-backend flashinfer_trtllm: server_args keeps auto
+        # (the quant method resolves TRTLLM at layer init), FP4 GEMM is not cutlass/cutedsl, no FP8 -> skip.
+        choices = "\n".join(src.text("python/sglang/srt/server_args.py"))
+        if '"flashinfer_trtllm"' in choices.split("FP4_GEMM_RUNNER_BACKEND_CHOICES = [", 1)[1].split("]", 1)[0]:
+            scen(out, f"sglang_{name}_autotune_nvfp4_sm100_auto_fp4gemm_trtllm", fw, "sm100", "modelopt_fp4",
+                 {"exit": 0, "results": {"moe_runner_backend": "flashinfer_trtllm", "flashinfer_autotune": "skip"}}, read_cite,
+                 f"autotune reads the configured moe_runner_backend ({read_cite}), still 'auto' for a generic NVFP4 model on SM100: "
+                 f"the quant method resolves FLASHINFER_TRTLLM only at layer init ({mq_cite}); FP4 GEMM flashinfer_trtllm is not cutlass/cutedsl; "
+                 "not an FP8 model -> no reason to tune -> skip", traits={"fp4_gemm_runner_backend": "flashinfer_trtllm"})
+        # (b) explicit --moe-runner-backend flashinfer_trtllm, same otherwise: moe_needs_autotune -> run
+        scen(out, f"sglang_{name}_autotune_nvfp4_sm100_explicit_trtllm", fw, "sm100", "modelopt_fp4",
+             {"exit": 0, "results": {"flashinfer_autotune": "run"}}, read_cite,
+             "configured moe_runner_backend flashinfer_trtllm is in the moe_needs_autotune list; major 10 >= 9 -> run",
+             traits={"moe_runner_backend": "flashinfer_trtllm", "fp4_gemm_runner_backend": "flashinfer_trtllm"})
+        # (c) ModelOpt FP8 on SM100 (CUDA >= 12.8), auto everything
+        if fp8_pertensor:
+            for sup in ("0", "1"):
+                want = "run" if sup == "1" else "skip"
+                scen(out, f"sglang_{name}_autotune_modelopt_fp8_sm100_pertensor{sup}", fw, "sm100", "modelopt_fp8",
+                     {"exit": 0, "results": {"flashinfer_autotune": want}}, src.cite(path, r"flashinfer_per_tensor_fp8_supported\(\)$"),
+                     f"fp8_gemm_needs_autotune = flashinfer_per_tensor_fp8_supported() for modelopt FP8 (given as {sup}); moe auto, not FP4 -> {want}",
+                     traits={"flashinfer_per_tensor_fp8_supported": sup})
+        else:
+            want = "run" if fp8_sm100 else "skip"
+            cite = src.cite(path, r"model_uses_modelopt_fp8 and is_sm100_supported") if fp8_sm100 else fn_cite
+            scen(out, f"sglang_{name}_autotune_modelopt_fp8_sm100", fw, "sm100", "modelopt_fp8", {"exit": 0, "results": {"flashinfer_autotune": want}}, cite,
+                 ("modelopt FP8 and is_sm100_supported() -> fp8_gemm_needs_autotune -> run" if fp8_sm100 else
+                  "no FP8 clause yet (#28333 adds it): moe auto, not FP4 -> skip"))
+        # (d) --fp8-gemm-backend flashinfer_cutlass on SM90 (ModelOpt FP8)
+        want = "run" if fp8_cutlass else "skip"
+        cite = src.cite(path, r"get_fp8_gemm_runner_backend\(\)\.is_flashinfer_cutlass\(\)") if fp8_cutlass else fn_cite
+        scen(out, f"sglang_{name}_autotune_modelopt_fp8_sm90_fp8gemm_cutlass", fw, "sm90", "modelopt_fp8", {"exit": 0, "results": {"flashinfer_autotune": want}}, cite,
+             ("--fp8-gemm-backend flashinfer_cutlass -> fp8_gemm_needs_autotune; major 9 >= 9 -> run" if fp8_cutlass else
+              "the FP8 GEMM backend is not read by autotune here; moe auto, not FP4, not SM100 -> skip"),
+             traits={"fp8_gemm_runner_backend": "flashinfer_cutlass", "flashinfer_per_tensor_fp8_supported": "0"})
+        # (e) --enable-deterministic-inference, gpt-oss MXFP4 on SM100 (server_args sets flashinfer_mxfp4)
+        want = "skip" if has_det else "run"
+        cite = src.cite(path, r"enable_deterministic_inference") if has_det else fn_cite
+        scen(out, f"sglang_{name}_autotune_deterministic_gpt_oss_sm100", fw, "sm100", "mxfp4", {"exit": 0, "results": {"moe_runner_backend": "flashinfer_mxfp4", "flashinfer_autotune": want}}, cite,
+             ("deterministic inference returns False before any backend check (#33417)" if has_det else
+              "no deterministic check in autotune yet (#33417 adds it); gpt-oss SM100 MXFP4 -> flashinfer_mxfp4 set in server_args -> moe_needs_autotune -> run"),
+             traits={"model_arch": "gpt_oss", "deterministic": "1"})
+
+
 def main():
     groups = {"vllm_unquantized.json": vllm_unquantized, "vllm_unquantized_env.json": vllm_unquantized_env,
-              "vllm_nvfp4.json": vllm_nvfp4, "vllm_nvfp4_sm100.json": vllm_nvfp4_sm100, "vllm_revisions.json": vllm_revisions, "sglang.json": sglang,
-              "sglang_gpt_oss.json": sglang_gpt_oss}
+              "vllm_nvfp4.json": vllm_nvfp4, "vllm_nvfp4_sm100.json": vllm_nvfp4_sm100, "vllm_nvfp4_cutedsl.json": vllm_nvfp4_cutedsl, "vllm_revisions.json": vllm_revisions, "vllm_fp8.json": vllm_fp8, "vllm_mxfp4.json": vllm_mxfp4, "sglang.json": sglang,
+              "sglang_gpt_oss.json": sglang_gpt_oss, "sglang_autotune.json": sglang_autotune}
     total = 0
     for name, fn in groups.items():
         out = []

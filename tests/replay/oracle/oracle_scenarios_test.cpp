@@ -96,6 +96,15 @@ TEST_P(OracleScenario, MatchesUpstream) {
   if (auto it = ex.find("revision"); it != ex.end()) {
     EXPECT_EQ(d.revision, std::string(it->value().as_string()));
   }
+  if (auto it = ex.find("properties"); it != ex.end()) {  // of the chosen (primary) backend
+    auto r = std::find_if(d.results.begin(), d.results.end(), [&](const auto& x) { return x.candidate == d.candidate && !x.error; });
+    ASSERT_NE(r, d.results.end()) << "no selector chose " << d.candidate;
+    for (const auto& [name, val] : it->value().as_object()) {
+      auto p = std::find_if(r->properties.begin(), r->properties.end(), [&](const auto& kvp) { return kvp.first == std::string(name); });
+      ASSERT_NE(p, r->properties.end()) << "property " << std::string(name) << " not set";
+      EXPECT_EQ(p->second, std::string(val.as_string())) << std::string(name);
+    }
+  }
   if (auto it = ex.find("results"); it != ex.end()) {
     for (const auto& [sel, val] : it->value().as_object()) {
       auto r = std::find_if(d.results.begin(), d.results.end(), [&](const auto& x) { return x.selector == sel; });

@@ -238,9 +238,18 @@ TEST(VllmFp8, Sm90BlockRulePr34260) {
 }
 
 TEST(VllmFp8, Blackwell) {
-  // per-tensor fp8 TRTLLM only with DeepSeekV3/Llama4 routing; otherwise FlashInfer CUTLASS
-  EXPECT_EQ(ask("vllm@v0", "b200", "fp8").backend, "flashinfer_cutlass");
-  EXPECT_EQ(ask("vllm@v0", "b200", "fp8", {{"routing_method", "deepseek_v3"}}).backend, "flashinfer_trtllm");
+  // per-tensor fp8 has only the Monolithic TRTLLM class: its routing list decides. Before #38859
+  // {DeepSeekV3, Llama4} (trtllm_fp8_moe.py:298-303@d9b90a07aced): Renormalize falls to FI CUTLASS;
+  // #38859 adds Renormalize (trtllm_fp8_moe.py:295-302@a5a623d96163), so V0 takes TRTLLM.
+  EXPECT_EQ(ask("vllm@pr36286", "b200", "fp8").backend, "flashinfer_cutlass");
+  EXPECT_EQ(ask("vllm@v0", "b200", "fp8").backend, "flashinfer_trtllm");
+  EXPECT_EQ(prop(ask("vllm@v0", "b200", "fp8"), "moe_backend.fp8", "kernel_class"), "TrtLlmFp8ExpertsMonolithic");
+  EXPECT_EQ(ask("vllm@pr36286", "b200", "fp8", {{"routing_method", "deepseek_v3"}}).backend, "flashinfer_trtllm");
+  // float32 router logits: Monolithic only with DeepSeekV3 until #39141
+  EXPECT_EQ(ask("vllm@pr38859", "b200", "fp8", {{"router_logits_dtype", "float32"}}).backend, "flashinfer_cutlass");
+  EXPECT_EQ(ask("vllm@pr39141", "b200", "fp8", {{"router_logits_dtype", "float32"}}).backend, "flashinfer_trtllm");
+  // block fp8, Llama4 routing: not in the Monolithic block list -> the Modular class
+  EXPECT_EQ(prop(ask("vllm@v0", "b200", "fp8_block", {{"routing_method", "llama4"}}), "moe_backend.fp8", "kernel_class"), "TrtLlmFp8ExpertsModular");
   // block fp8 on SM100: TRTLLM (modular class)
   EXPECT_EQ(ask("vllm@v0", "b200", "fp8_block").backend, "flashinfer_trtllm");
   // block fp8 on SM120: FI CUTLASS block needs SM90 exactly; no DeepGEMM; Triton
@@ -252,7 +261,10 @@ TEST(VllmFp8, Blackwell) {
 TEST(VllmMxfp4, GptOssPicks) {
   EXPECT_EQ(ask("vllm@v0", "b200", "mxfp4").backend, "flashinfer_trtllm");
   EXPECT_EQ(prop(ask("vllm@v0", "b200", "mxfp4"), "moe_backend.mxfp4", "activation_dtype"), "bf16");
-  EXPECT_EQ(ask("vllm@v0", "h100", "mxfp4").backend, "oai_triton");        // OAI triton: 9.0 <= cap < 11.0
+  EXPECT_EQ(ask("vllm@v0", "h100", "mxfp4", {{"activation", "swigluoai"}}).backend, "oai_triton");  // 9.0 <= cap < 11.0
+  // OAI triton_kernels take SWIGLUOAI only (gpt_oss_triton_kernels_moe.py:667-668@52a31ccecca2):
+  // a SILU MXFP4 model on SM90 goes to FlashInfer CUTLASS (mxfp4, None) on SM90
+  EXPECT_EQ(ask("vllm@v0", "h100", "mxfp4").backend, "flashinfer_cutlass");
   EXPECT_EQ(ask("vllm@v0", "sm120", "mxfp4").backend, "marlin");           // no OAI triton, FI CUTLASS bf16-act only SM90
   EXPECT_EQ(ask("vllm@v0", "h100", "mxfp4", {}, {{"VLLM_USE_FLASHINFER_MOE_MXFP4_BF16", "1"}}).backend, "flashinfer_cutlass");
   EXPECT_THROW(ask("vllm@pr40808", "b200", "mxfp4"), InputError);          // history not modelled
@@ -313,10 +325,20 @@ TEST(Sglang, DeepGemmGatePr24692) {
 TEST(Sglang, FlashinferAutotune) {
   EXPECT_EQ(result(ask("sglang@s0", "h100", "bf16"), "flashinfer_autotune").value, "skip");  // triton, nothing to tune
   EXPECT_EQ(result(ask("sglang@s0", "sm120", "modelopt_fp4", {{"deterministic", "1"}}), "flashinfer_autotune").value, "skip");
-  // modelopt FP8 on SM100: before #28739 the SM100 check sufficed; after it flashinfer_per_tensor_fp8_supported() decides
-  EXPECT_EQ(result(ask("sglang@pr26496", "b200", "modelopt_fp8"), "flashinfer_autotune").value, "run");
-  EXPECT_EQ(result(ask("sglang@pr28739", "b200", "modelopt_fp8"), "flashinfer_autotune").value, "skip");
-  EXPECT_EQ(result(ask("sglang@pr28739", "b200", "modelopt_fp8", {{"flashinfer_per_tensor_fp8_supported", "1"}}), "flashinfer_autotune").value, "run");
+  // modelopt FP8 on SM100: no FP8 reason at pr26496 (model_runner.py:2409-2435@e76d36214b0f);
+  // #28333 adds modelopt FP8 and is_sm100_supported(); #34042 makes flashinfer_per_tensor_fp8_supported() decide
+  EXPECT_EQ(result(ask("sglang@pr26496", "b200", "modelopt_fp8"), "flashinfer_autotune").value, "skip");
+  EXPECT_EQ(result(ask("sglang@pr28739", "b200", "modelopt_fp8"), "flashinfer_autotune").value, "run");
+  EXPECT_EQ(result(ask("sglang@s0", "b200", "modelopt_fp8"), "flashinfer_autotune").value, "skip");
+  EXPECT_EQ(result(ask("sglang@s0", "b200", "modelopt_fp8", {{"flashinfer_per_tensor_fp8_supported", "1"}}), "flashinfer_autotune").value, "run");
+  // the backend autotune reads is server_args' (still auto for a generic NVFP4 model on SM100), not the
+  // FLASHINFER_TRTLLM the quant method resolves at layer init (flashinfer_autotune.py:73-79@d55f1c28e223)
+  auto nv = ask("sglang@s0", "b200", "modelopt_fp4", {{"fp4_gemm_runner_backend", "flashinfer_trtllm"}});
+  EXPECT_EQ(result(nv, "moe_runner_backend").value, "flashinfer_trtllm");
+  EXPECT_EQ(result(nv, "flashinfer_autotune").value, "skip");
+  // deterministic inference skips autotune from #33417 on
+  EXPECT_EQ(result(ask("sglang@pr32668", "b200", "mxfp4", {{"model_arch", "gpt_oss"}, {"deterministic", "1"}}), "flashinfer_autotune").value, "run");
+  EXPECT_EQ(result(ask("sglang@pr33417", "b200", "mxfp4", {{"model_arch", "gpt_oss"}, {"deterministic", "1"}}), "flashinfer_autotune").value, "skip");
   // before #26496 the autotune selector is not modelled: reported, not guessed
   EXPECT_FALSE(result(ask("sglang@pr24692", "sm120", "modelopt_fp4"), "flashinfer_autotune").applicable);
 }
