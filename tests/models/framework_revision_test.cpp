@@ -166,6 +166,13 @@ TEST_F(BrokenEnv, DefaultOutsideChoicesIsRejected) {
                 .find("not among the choices"),
             std::string::npos);
 }
+TEST_F(BrokenEnv, ResultOfAnUnknownSelectorOrItsPropertyIsRejected) {
+  // result_in reads "SEL" or "SEL.PROPERTY" of a selector defined before this one
+  EXPECT_NE(load("[]", R"({"result_in": {"selector": "zz.kernel_class", "values": ["x"]}})").find("not defined before this one"),
+            std::string::npos);
+  EXPECT_NE(load("[]", R"({"result_in": {"selector": "s.kernel_class", "values": ["x"]}})").find("not defined before this one"),
+            std::string::npos);
+}
 TEST_F(BrokenEnv, TagWithoutRevisionOrReasonIsRejected) {
   EXPECT_NE(load("[]", R"({"always": true})", R"([{"tag": "v1", "source": "s"}])").find("must say why"), std::string::npos);
   EXPECT_NE(load("[]", R"({"always": true})", R"([{"tag": "v1", "revision": "r9", "source": "s"}])").find("unknown revision"),
