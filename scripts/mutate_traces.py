@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Structured + byte-level mutation driver for moesim's trace reader (issue 11).
 
-Makes mutants of seed traces -- 24 structured classes through h5py (drop/reshape/retype
+Makes mutants of the committed traces -- 24 structured classes through h5py (drop/reshape/retype
 datasets, odd attributes, huge dims, NaN/Inf, out-of-range ids, counts overflow, odd strings,
 filters, links, ...) and 6 byte-level classes (flips in the first 4 KiB, flips anywhere,
 truncation, zeroed/duplicated blocks) -- and runs each through one of `moesim inspect`,
@@ -328,7 +328,7 @@ def make_mutant(seed_path, out_path, r):
 
 
 def run_one(cmd, timeout, errpath):
-    """Runs cmd; returns (rc, wall s, stderr, hung, peak RSS MB). rc < 0 = killed by signal.
+    """Runs cmd; returns (rc, wall s, stderr, hung, peak RSS MB, CPU s). rc < 0 = killed by signal.
     Peak RSS comes from wait4 on this child: its own maximum and that of the descendants it
     reaped (the isolated reader), so each run is measured on its own."""
     t0 = time.monotonic()
@@ -350,34 +350,31 @@ def run_one(cmd, timeout, errpath):
     wall = time.monotonic() - t0
     rc = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
     err = open(errpath, "rb").read().decode("utf-8", "replace")
-    return rc, wall, err, hung, ru.ru_maxrss / 1024.0
+    return rc, wall, err, hung, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--moesim", default="build/moesim")
-    ap.add_argument("--seeds", nargs="*", default=None)
-    ap.add_argument("--count", type=int, default=200)
-    ap.add_argument("--seconds", type=float, default=0, help="stop after this long (0 = no limit)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--commands", default="inspect,check,replay")
-    ap.add_argument("--timeout", type=float, default=40.0)
-    ap.add_argument("--keep", default="", help="directory to keep mutants that violated a rule")
-    ap.add_argument("--json", default="")
-    a = ap.parse_args()
-    # The driver itself stays under 4 GiB (a runaway mutation must not take the machine down);
-    # each moesim run gets the limit lifted again (preexec_fn) and is measured on its own.
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.RLIM_INFINITY))
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    seeds = a.seeds or [os.path.join(root, "fuzz/corpus/trace", s) for s in sorted(os.listdir(os.path.join(root, "fuzz/corpus/trace")))
-                        if s.endswith(".h5")]
-    cmds = a.commands.split(",")
-    r = random.Random(a.seed)
+def new_stats():
+    return {"runs": 0, "signals": 0, "hangs": 0, "over_1gb": 0, "peak_rss_mb": 0.0, "max_wall_s": 0.0, "cpu_s": 0.0, "exit": {},
+            "exit2_not_one_line": 0, "exit2_not_naming_file": 0, "mutation_errors": 0, "by_command": {}, "by_kind": {}, "bad": []}
+
+
+def merge(into, st):
+    for k in ("runs", "signals", "hangs", "over_1gb", "exit2_not_one_line", "exit2_not_naming_file", "mutation_errors", "cpu_s"):
+        into[k] += st[k]
+    into["peak_rss_mb"] = max(into["peak_rss_mb"], st["peak_rss_mb"])
+    into["max_wall_s"] = max(into["max_wall_s"], st["max_wall_s"])
+    for k in ("exit", "by_command", "by_kind"):
+        for kk, v in st[k].items():
+            into[k][kk] = into[k].get(kk, 0) + v
+    into["bad"] += st["bad"]
+
+
+def worker(a, seeds, cmds, w, t_end, json_path):
+    """Mutants w, w + jobs, w + 2 jobs, ... (mutant i: seed i % #seeds, command i % #commands)."""
+    r = random.Random(a.seed * 1000 + w)
     work = tempfile.mkdtemp(prefix="moesim_mut_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    stats = {"runs": 0, "signals": 0, "hangs": 0, "over_1gb": 0, "peak_rss_mb": 0.0, "max_wall_s": 0.0, "exit": {},
-             "exit2_not_one_line": 0, "exit2_not_naming_file": 0, "mutation_errors": 0, "by_command": {}, "bad": []}
-    t_end = time.monotonic() + a.seconds if a.seconds else None
-    i = 0
+    stats = new_stats()
+    i = w
     while i < a.count and (t_end is None or time.monotonic() < t_end):
         seed = seeds[i % len(seeds)]
         mpath = os.path.join(work, "mutant_%06d.h5" % i)
@@ -387,15 +384,17 @@ def main():
             stats["mutation_errors"] += 1
             if os.path.exists(mpath):
                 os.unlink(mpath)
-            i += 1
+            i += a.jobs
             continue
         cmd_name = cmds[i % len(cmds)]
         cmd = [a.moesim, cmd_name, mpath]
         if cmd_name == "check":
             cmd += ["--device", "h100"]
-        rc, wall, err, hung, rss_mb = run_one(cmd, a.timeout, os.path.join(work, "stderr.txt"))
+        rc, wall, err, hung, rss_mb, cpu = run_one(cmd, a.timeout, os.path.join(work, "stderr.txt"))
         stats["runs"] += 1
+        stats["cpu_s"] += cpu
         stats["by_command"][cmd_name] = stats["by_command"].get(cmd_name, 0) + 1
+        stats["by_kind"][kind] = stats["by_kind"].get(kind, 0) + 1
         stats["max_wall_s"] = max(stats["max_wall_s"], wall)
         stats["peak_rss_mb"] = max(stats["peak_rss_mb"], rss_mb)
         key = "signal" if rc < 0 else str(rc)
@@ -428,19 +427,80 @@ def main():
                 os.makedirs(a.keep, exist_ok=True)
                 shutil.copyfile(mpath, os.path.join(a.keep, "mutant_%06d_%s.h5" % (i, cmd_name)))
         os.unlink(mpath)
-        i += 1
-        if a.json and stats["runs"] % 200 == 0:  # partial figures survive an interrupted run
-            with open(a.json, "w") as f:
+        i += a.jobs
+        if json_path and stats["runs"] % 200 == 0:  # partial figures survive an interrupted run
+            with open(json_path, "w") as f:
                 json.dump(stats, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
-    print("mutation driver: %d mutants of %d seed(s) through %s (seed %d), %d mutations not applicable" %
-          (stats["runs"], len(seeds), "/".join(cmds), a.seed, stats["mutation_errors"]))
-    print("| harness | runs | signals | hangs (>20 s) | peak RSS | >1 GB (<1 MB in) | max wall | exit codes | exit-2 one line naming file |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(stats, f, indent=1)
+    return stats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--moesim", default="build/moesim")
+    ap.add_argument("--seeds", nargs="*", default=None,
+                    help="default: the committed traces (fuzz/corpus/trace, tests/data/golden, traces/default)")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=0, help="stop after this long (0 = no limit)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="parallel workers (worker w makes mutants w, w+jobs, ...)")
+    ap.add_argument("--commands", default="inspect,check,replay")
+    ap.add_argument("--timeout", type=float, default=40.0)
+    ap.add_argument("--keep", default="", help="directory to keep mutants that violated a rule")
+    ap.add_argument("--json", default="")
+    a = ap.parse_args()
+    # The driver itself stays under 4 GiB per worker (a runaway mutation must not take the
+    # machine down); each moesim run gets the limit lifted again (preexec_fn) and is measured
+    # on its own.
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.RLIM_INFINITY))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if a.seeds:
+        seeds = a.seeds
+    else:
+        seeds = []
+        for d in ("fuzz/corpus/trace", "tests/data/golden", "traces/default"):
+            full = os.path.join(root, d)
+            if os.path.isdir(full):
+                seeds += [os.path.join(full, s) for s in sorted(os.listdir(full)) if s.endswith(".h5")]
+    cmds = a.commands.split(",")
+    t_end = time.monotonic() + a.seconds if a.seconds else None
+    stats = new_stats()
+    if a.jobs <= 1:
+        merge(stats, worker(a, seeds, cmds, 0, t_end, a.json))
+    else:
+        pids = []
+        for w in range(a.jobs):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    worker(a, seeds, cmds, w, t_end, "%s.w%d" % (a.json or os.path.join(tempfile.gettempdir(), "mutate_%d.json" % os.getpid()), w))
+                finally:
+                    os._exit(0)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        for w in range(a.jobs):
+            part = "%s.w%d" % (a.json or os.path.join(tempfile.gettempdir(), "mutate_%d.json" % os.getpid()), w)
+            try:
+                with open(part) as f:
+                    merge(stats, json.load(f))
+                os.unlink(part)
+            except (OSError, ValueError):
+                print("mutation driver: worker %d left no figures" % w, file=sys.stderr)
+    print("mutation driver: %d mutants of %d committed trace(s) through %s (round robin; seed %d, %d worker(s)), %d mutations not applicable; "
+          "structured %d, byte-level %d; moesim CPU %.0f s" %
+          (stats["runs"], len(seeds), "/".join(cmds), a.seed, a.jobs, stats["mutation_errors"],
+           sum(v for k, v in stats["by_kind"].items() if k.startswith("s:")), sum(v for k, v in stats["by_kind"].items() if k.startswith("b:")),
+           stats["cpu_s"]))
+    print("| harness | runs | CPU | signals | hangs (>20 s) | peak RSS | >1 GB (<1 MB in) | max wall | exit codes / artifacts | exit-2 one line naming file |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     ex = ", ".join("%s: %d" % (k, v) for k, v in sorted(stats["exit"].items()))
     ok2 = stats["exit2_not_one_line"] == 0 and stats["exit2_not_naming_file"] == 0
-    print("| mutate_traces.py (%s) | %d | %d | %d | %.0f MB | %d | %.1f s | %s | %s |" %
-          ("/".join("%s %d" % kv for kv in sorted(stats["by_command"].items())), stats["runs"], stats["signals"],
+    print("| mutate_traces.py (%s) | %d | %.0f s | %d | %d | %.0f MB | %d | %.1f s | %s | %s |" %
+          ("/".join("%s %d" % kv for kv in sorted(stats["by_command"].items())), stats["runs"], stats["cpu_s"], stats["signals"],
            stats["hangs"], stats["peak_rss_mb"], stats["over_1gb"], stats["max_wall_s"], ex,
            "yes" if ok2 else "NO (%d multi-line, %d not naming)" % (stats["exit2_not_one_line"], stats["exit2_not_naming_file"])))
     for b in stats["bad"][:20]:

@@ -1,8 +1,11 @@
 #include "traces/trace_codec.hpp"
 
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
+
+#include "sim/core/budget.hpp"
 
 namespace moesim::traces {
 namespace {
@@ -77,6 +80,9 @@ struct In {
   const std::uint8_t* p;
   std::size_t n, i = 0;
   const PlanFiller* fill = nullptr;
+  // Planned datasets are filled from distinct stored chunks of the file, so together they
+  // are at most the file's size: checked before each allocation (the buffer is untrusted).
+  std::int64_t planned = 0, max_planned = std::numeric_limits<std::int64_t>::max();
   void get(void* d, std::size_t k) {
     if (k > n - i) throw std::runtime_error("isolated reader returned a truncated trace buffer");
     if (k) std::memcpy(d, p + i, k);
@@ -112,13 +118,24 @@ struct In {
   std::vector<T> data() {
     if (!u64()) return vec<T>();
     h5::RawPlan plan;
-    plan.dataset = str();
+    plan.dataset = str();  // named in errors: one printable line, whatever the child wrote
+    if (plan.dataset.size() > 256) plan.dataset.resize(256);
+    for (char& ch : plan.dataset)
+      if (ch < 0x20 || ch >= 0x7f) ch = '?';
     plan.bytes = i64();
     const std::size_t nc = len(40);
     plan.chunks.resize(nc);
     for (auto& c : plan.chunks) c.file_offset = i64(), c.stored = i64(), c.dest_offset = i64(), c.copy = i64(), c.fletcher32 = u64() != 0;
     if (plan.bytes < 0 || plan.bytes % static_cast<std::int64_t>(sizeof(T)) || !fill || !*fill)
       throw std::runtime_error("isolated reader returned a malformed data plan");
+    // The chunks must tile [0, bytes) (fill_from_plan re-checks them against the file).
+    std::int64_t tiled = 0;
+    for (const auto& c : plan.chunks)
+      if (c.copy < 0 || c.stored < c.copy || __builtin_add_overflow(tiled, c.copy, &tiled))
+        throw std::runtime_error("isolated reader returned a malformed data plan");
+    if (tiled != plan.bytes || __builtin_add_overflow(planned, plan.bytes, &planned) || planned > max_planned)
+      throw std::runtime_error("isolated reader returned a data plan larger than the file");
+    require_within_budget(plan.bytes, plan.dataset, "this dataset");
     std::vector<T> v(static_cast<std::size_t>(plan.bytes) / sizeof(T));
     (*fill)(plan, reinterpret_cast<std::uint8_t*>(v.data()));
     return v;
@@ -215,9 +232,10 @@ void encode(const Trace& t, std::uint8_t* out, const DeferredPlans* plans) {
   enc(o, t);
 }
 
-Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill) {
+Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill, std::int64_t max_planned_bytes) {
   In in{p, n};
   in.fill = &fill;
+  in.max_planned = max_planned_bytes;
   Trace t;
   t.path = in.str();
   ModelShape& m = t.model;
@@ -232,8 +250,8 @@ Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill) {
   c.tp = in.i64(), c.ep = in.i64(), c.dp = in.i64(), c.max_num_batched_tokens = in.i64();
   c.env = in.smap();
   const std::size_t ncalls = in.len(8);
-  t.calls.resize(ncalls);
-  for (MoeCall& call : t.calls) {
+  for (std::size_t ci = 0; ci < ncalls; ++ci) {  // grown as decoded: a declared count costs nothing
+    MoeCall& call = t.calls.emplace_back();
     call.num_tokens = in.i64(), call.layer = in.i64();
     call.topk_ids = in.data<std::int32_t>();
     call.topk_weights = in.data<float>();

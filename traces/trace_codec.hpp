@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 
@@ -22,6 +23,11 @@ using PlanFiller = std::function<void(const h5::RawPlan& plan, std::uint8_t* des
 std::size_t encoded_size(const Trace& t, const DeferredPlans* plans = nullptr);
 void encode(const Trace& t, std::uint8_t* out, const DeferredPlans* plans = nullptr);  // exactly encoded_size bytes
 // std::runtime_error on a malformed buffer; deferred fields go to `fill` (required if any).
-Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill = {});
+// The buffer is untrusted (the child parsed a hostile file): every length is bounds-checked,
+// and planned datasets are allocated only up to `max_planned_bytes` in all (the file's size:
+// distinct stored chunks) and each within the memory budget (InputError naming the dataset).
+// The values decoded are not validated here: traces::decode_isolated_result does that.
+Trace decode(const std::uint8_t* p, std::size_t n, const PlanFiller& fill = {},
+             std::int64_t max_planned_bytes = std::numeric_limits<std::int64_t>::max());
 
 }  // namespace moesim::traces

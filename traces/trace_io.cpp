@@ -54,6 +54,13 @@ std::string call_group(std::size_t i) {
   return buf;
 }
 
+// A name from an untrusted source, safe in a one-line error.
+std::string printable(const std::string& s) {
+  std::string o;
+  for (char c : s.substr(0, 64)) o += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return o + (s.size() > 64 ? "..." : "");
+}
+
 std::string shape_str(const std::vector<std::int64_t>& s) {
   std::string o = "[";
   for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
@@ -301,6 +308,21 @@ void verify_weights(const h5::File& f, const Trace& t, const ReadOptions& opt) {
     if (!opt.verify_layers || opt.verify_layers->count(l.index)) verify_weights(f, t, weights_group(l.index));
 }
 
+// The ranges of the shape attributes (the reader checks them before sizing any dataset).
+std::vector<std::string> model_problems(const ModelShape& m) {
+  std::vector<std::string> p;
+  auto range = [&](const char* name, std::int64_t v, std::int64_t lo, std::int64_t hi, const std::string& hi_text) {
+    if (v < lo || v > hi)
+      p.push_back(std::string("/model@") + name + ": must be in [" + std::to_string(lo) + ", " + hi_text + "], got " + std::to_string(v));
+  };
+  range("num_experts", m.num_experts, 1, 1 << 20, "2^20");
+  if (p.empty()) range("top_k", m.top_k, 1, m.num_experts, "num_experts=" + std::to_string(m.num_experts));
+  range("hidden", m.hidden, 1, 1 << 24, "2^24");
+  range("intermediate", m.intermediate, 1, 1 << 24, "2^24");
+  range("num_shared_experts", m.num_shared_experts, 0, 1024, "1024");
+  return p;
+}
+
 void throw_first_problem(const std::string& path, const std::vector<std::string>& problems) {
   if (!problems.empty())
     throw InputError(path + ":" + problems.front().substr(0, problems.front().find(": ")),
@@ -327,17 +349,7 @@ Trace read_trace_impl(const std::string& path, const ReadOptions& opt, DeferredP
   read_context(f, t.context);
   if (opt.validate) {
     // Shape attributes before any dataset is sized from them.
-    const std::string g = path + ":/model@";
-    if (t.model.num_experts <= 0 || t.model.num_experts > (1 << 20))
-      throw InputError(g + "num_experts", "must be in [1, 2^20], got " + std::to_string(t.model.num_experts));
-    if (t.model.top_k <= 0 || t.model.top_k > t.model.num_experts)
-      throw InputError(g + "top_k", "must be in [1, num_experts=" + std::to_string(t.model.num_experts) + "], got " + std::to_string(t.model.top_k));
-    if (t.model.hidden <= 0 || t.model.hidden > (1 << 24))
-      throw InputError(g + "hidden", "must be in [1, 2^24], got " + std::to_string(t.model.hidden));
-    if (t.model.intermediate <= 0 || t.model.intermediate > (1 << 24))
-      throw InputError(g + "intermediate", "must be in [1, 2^24], got " + std::to_string(t.model.intermediate));
-    if (t.model.num_shared_experts < 0 || t.model.num_shared_experts > 1024)
-      throw InputError(g + "num_shared_experts", "must be in [0, 1024], got " + std::to_string(t.model.num_shared_experts));
+    throw_first_problem(path, model_problems(t.model));
     validate_context(t, path);
   }
   if (f.is_group("/calls")) {
@@ -403,20 +415,48 @@ Trace read_trace_split(const std::string& path, const ReadOptions& opt, bool for
   }
   if (fd < 0) throw InputError(path, "cannot open file for reading");
   note_input(path);
-  struct stat st {};
-  if (fstat(fd, &st) != 0) throw InputError(path, "cannot stat file");
-  Trace t = decode(data, size, [&](const h5::RawPlan& plan, std::uint8_t* dest) {
-    require_within_budget(plan.bytes, path + ":" + plan.dataset, "this dataset");
-    fill_from_plan(fd, static_cast<std::int64_t>(st.st_size), path, plan, dest);
-  });
-  if (opt.validate) throw_first_problem(path, validate(t));
-  return t;
+  return decode_isolated_result(path, fd, data, size, opt);
 }
 }  // namespace
+
+Trace decode_isolated_result(const std::string& path, int fd, const std::uint8_t* data, std::size_t size, const ReadOptions& opt) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw InputError(path, "cannot stat file");
+  Trace t;
+  try {
+    t = decode(data, size, [&](const h5::RawPlan& plan, std::uint8_t* dest) {
+      fill_from_plan(fd, static_cast<std::int64_t>(st.st_size), path, plan, dest);
+    }, static_cast<std::int64_t>(st.st_size));
+  } catch (const InputError& e) {
+    if (e.where().rfind(path, 0) == 0) throw;
+    throw InputError(path + (e.where().empty() ? "" : ":" + e.where()), e.problem());
+  } catch (const std::bad_alloc&) {
+    throw InputError(path, "the isolated reader returned a result too large to decode (corrupt or hostile file)");
+  } catch (const std::exception& e) {  // the child's result is untrusted: a malformed buffer is bad input
+    throw InputError(path, std::string(e.what()) + " (corrupt or hostile file)");
+  }
+  t.path = path;
+  if (opt.validate) {
+    // Everything the child checked is checked again here on the decoded values: structure
+    // (validate_structure), context (the flag rules), then content (validate).
+    throw_first_problem(path, validate_structure(t));
+    validate_context(t, path);
+    throw_first_problem(path, validate(t));
+  }
+  return t;
+}
 
 Trace read_trace(const std::string& path, const ReadOptions& opt) {
   if (!opt.isolate || isolate::in_child()) return read_trace_in_process(path, opt);
   return read_trace_split(path, opt, true);
+}
+
+std::vector<std::uint8_t> encode_isolated_result(const std::string& path, const ReadOptions& opt) {
+  DeferredPlans plans;
+  const Trace t = read_trace_impl(path, opt, &plans);
+  std::vector<std::uint8_t> buf(encoded_size(t, &plans));
+  encode(t, buf.data(), &plans);
+  return buf;
 }
 
 Trace read_trace_split_in_process(const std::string& path, const ReadOptions& opt) { return read_trace_split(path, opt, false); }
@@ -534,6 +574,56 @@ std::vector<std::string> validate(const Trace& t) {
       const std::vector<std::int64_t> want{c.num_tokens, m.num_experts};
       if (c.router_logits->shape != want || c.router_logits->dtype != "f32")
         p.push_back(g + "/router_logits: expected f32 " + shape_str(want) + ", got " + c.router_logits->dtype + " " + shape_str(c.router_logits->shape));
+    }
+  }
+  return p;
+}
+
+std::vector<std::string> validate_structure(const Trace& t) {
+  std::vector<std::string> p = model_problems(t.model);
+  if (!p.empty()) return p;
+  const ModelShape& m = t.model;
+  if (t.calls.empty()) p.push_back("/calls: missing or empty: a trace needs at least one MoE call");
+  // A tensor's bytes must be exactly its shape times its dtype's storage size.
+  auto tensor = [&](const Tensor& x, const std::string& ds) {
+    if (!is_known_dtype(x.dtype)) return p.push_back(ds + ": unknown dtype '" + printable(x.dtype) + "'");
+    std::int64_t n = 1;
+    for (std::int64_t d : x.shape)
+      if (d < 0 || __builtin_mul_overflow(n, d, &n)) return p.push_back(ds + ": invalid shape " + shape_str(x.shape));
+    std::int64_t bytes = 0;
+    const auto es = static_cast<std::int64_t>(h5::scalar_size(dtype_info(x.dtype, ds).storage));
+    if (__builtin_mul_overflow(n, es, &bytes) || bytes != static_cast<std::int64_t>(x.bytes.size()))
+      p.push_back(ds + ": " + std::to_string(x.bytes.size()) + " bytes do not match shape " + shape_str(x.shape) + " of " + x.dtype);
+  };
+  auto qtensor = [&](const std::optional<QTensor>& q, const std::string& ds) {
+    if (!q) return;
+    tensor(q->data, ds);
+    if (q->scale) tensor(*q->scale, ds + "_scale");
+    if (q->global_scale) tensor(*q->global_scale, ds + "_global_scale");
+  };
+  for (std::size_t ci = 0; ci < t.calls.size(); ++ci) {
+    const MoeCall& c = t.calls[ci];
+    const std::string g = call_group(ci);
+    if (c.num_tokens < 0) p.push_back(g + "@num_tokens: negative token count " + std::to_string(c.num_tokens));
+    if (c.topk_ids.empty() && !c.topk_weights.empty()) p.push_back(g + "/topk_ids: missing (topk_weights present without topk_ids)");
+    if (!c.expert_counts.empty() && static_cast<std::int64_t>(c.expert_counts.size()) != m.num_experts)
+      p.push_back(g + "/expert_counts: wrong shape [" + std::to_string(c.expert_counts.size()) + "], expected [num_experts] = [" +
+                  std::to_string(m.num_experts) + "]");
+    if (c.router_logits) tensor(*c.router_logits, g + "/router_logits");
+    qtensor(c.hidden_states, g + "/hidden_states");
+    qtensor(c.golden_output, g + "/golden/output");
+    for (const auto& [name, x] : c.intermediates) tensor(x, g + "/golden/" + printable(name));
+  }
+  const WeightsInfo& w = t.weights;
+  if (w.present) {
+    if (!is_known_dtype(w.dtype)) {
+      p.push_back("/weights/w13: unknown dtype '" + printable(w.dtype) + "'");
+    } else {
+      const std::int64_t per = dtype_info(w.dtype, "/weights/w13").elems_per_storage;
+      const std::vector<std::int64_t> e13{m.num_experts, m.gated ? 2 * m.intermediate : m.intermediate, m.hidden / per},
+          e2{m.num_experts, m.hidden, m.intermediate / per};
+      if (w.w13_shape != e13) p.push_back("/weights/w13: wrong shape " + shape_str(w.w13_shape) + ", expected " + shape_str(e13));
+      if (w.w2_shape != e2) p.push_back("/weights/w2: wrong shape " + shape_str(w.w2_shape) + ", expected " + shape_str(e2));
     }
   }
   return p;

@@ -1,5 +1,6 @@
 #pragma once
 // Reader, writer and validator for HDF5 trace format v1 (docs/trace-format.md).
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <set>
@@ -39,6 +40,15 @@ Trace read_trace_in_process(const std::string& path, const ReadOptions& opt = {}
 // validation) in this process, for the fuzz harness.
 Trace read_trace_split_in_process(const std::string& path, const ReadOptions& opt = {});
 
+// The parent's half of the isolated read, public for the fuzz harness (fuzz/fuzz_decode.cpp):
+// decodes the child's result (untrusted: any bytes give an InputError naming `path`, never a
+// crash or an allocation beyond the file's size and the budget), fills the planned datasets
+// from `fd` (open on `path`) with pread, then re-checks on the decoded values everything the
+// child checked (validate_structure, the context rules) and the content (validate).
+Trace decode_isolated_result(const std::string& path, int fd, const std::uint8_t* data, std::size_t size, const ReadOptions& opt = {});
+// The child's half: parse + plan, encoded as the parent receives it (for the harness's seeds).
+std::vector<std::uint8_t> encode_isolated_result(const std::string& path, const ReadOptions& opt = {});
+
 // Writes a trace (without weights; see WeightWriter for streaming weights expert by expert).
 // The file is written atomically (temporary + rename, sim/core/atomic_file.hpp) with HDF5
 // metadata checksums and Fletcher32 on chunked datasets; an output that is one of the
@@ -50,5 +60,9 @@ void write_trace(const Trace& trace, const std::string& path, const std::functio
 // Checks shapes, dtypes, id ranges, NaN routing weights, counts consistency.
 // Returns problems as "dataset: problem" strings (empty = valid).
 std::vector<std::string> validate(const Trace& trace);
+// What the reader checks before data is used, re-checked on a Trace's values: shape attribute
+// ranges, at least one call, num_tokens >= 0, expert_counts [num_experts], every tensor's
+// dtype known and bytes = shape x storage size, weight shapes. Same "dataset: problem" form.
+std::vector<std::string> validate_structure(const Trace& trace);
 
 }  // namespace moesim::traces
