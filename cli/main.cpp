@@ -23,6 +23,15 @@ void print_top_help() {
                "                     default half of physical RAM; docs/hardening.md)\n";
 }
 
+// An error is one line: control characters from an input (a newline in a trace attribute,
+// an option value) are shown as '?'.
+std::string one_line(const std::string& s) {
+  std::string o = s;
+  for (char& c : o)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return o;
+}
+
 // Takes the global --max-memory option out of args (any position after the command).
 void take_global_options(std::vector<std::string>& args) {
   for (std::size_t i = 1; i < args.size();) {
@@ -81,13 +90,15 @@ int main(int argc, char** argv) {
     take_global_options(args);
     return it->second.run(args);
   } catch (const moesim::InputError& e) {
-    err() << "moesim " << args[0] << ": error: " << e.what() << "\n";
+    err() << "moesim " << one_line(args[0]) << ": error: " << one_line(e.what()) << "
+";
     return moesim::kExitBadInput;
   } catch (const std::bad_alloc&) {
     err() << "moesim " << args[0] << ": error: out of memory\n";
     return moesim::kExitInternal;
   } catch (const std::exception& e) {
-    err() << "moesim " << args[0] << ": internal error: " << e.what() << "\n";
+    err() << "moesim " << one_line(args[0]) << ": internal error: " << one_line(e.what()) << "
+";
     return moesim::kExitInternal;
   }
 }

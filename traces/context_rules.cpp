@@ -125,7 +125,36 @@ void check_layout_tag(const std::string& where, const std::string& tag) {
   }
 }
 
+namespace {
+// Runs a rule; its error keeps where and problem, with any control character of the value
+// (a newline in a trace attribute) shown as '?', so the error stays one line.
+template <class F>
+void one_line_rule(F&& rule) {
+  try {
+    rule();
+  } catch (const InputError& e) {
+    std::string problem = e.problem();
+    bool changed = false;
+    for (char& ch : problem)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?', changed = true;
+    if (!changed) throw;
+    throw InputError(e.where(), problem);
+  }
+}
+void validate_context_unchecked(const Trace& t, const std::string& file);
+void validate_context_flags_unchecked(const RecordingContext& c);
+}  // namespace
+
 void validate_context(const Trace& t, const std::string& file) {
+  one_line_rule([&] { validate_context_unchecked(t, file); });
+}
+
+void validate_context_flags(const RecordingContext& c) {
+  one_line_rule([&] { validate_context_flags_unchecked(c); });
+}
+
+namespace {
+void validate_context_unchecked(const Trace& t, const std::string& file) {
   const RecordingContext& c = t.context;
   const std::string g = file + ":/context@";
   check_parallel_size(g + "tp", "tp", c.tp);
@@ -142,7 +171,7 @@ void validate_context(const Trace& t, const std::string& file) {
   check_layout_tag(file + ":/model@scale_layout", t.model.scale_layout);
 }
 
-void validate_context_flags(const RecordingContext& c) {
+void validate_context_flags_unchecked(const RecordingContext& c) {
   check_parallel_size("--tp", "tp", c.tp);
   check_parallel_size("--ep", "ep", c.ep);
   check_parallel_size("--dp", "dp", c.dp);
@@ -154,5 +183,6 @@ void validate_context_flags(const RecordingContext& c) {
   if (!c.backend.empty()) check_backend("--backend", c.backend);
   check_tactic("--tactic", c.tactic);
 }
+}  // namespace
 
 }  // namespace moesim::traces

@@ -250,6 +250,25 @@ TEST_F(Hardening, ContextValuesGoThroughTheFlagRules) {
   EXPECT_NE(r.out.find("ep must be in [1, 4096]"), std::string::npos) << r.out;
 }
 
+// Found by tests/traces/isolated_result_test.cpp's corruptions of the child's result: a
+// context value with a newline (here /context@flashinfer_version, whose PEP 440 parser quotes
+// the value) made a two-line error. Every context rule's error is one line, and so is every
+// error the CLI prints (control characters shown as '?'); the same for the flag.
+TEST_F(Hardening, ContextValueWithANewlineIsAOneLineError) {
+  for (const char* attr : {"flashinfer_version", "device", "framework", "backend"}) {
+    const std::string t = synth(std::string("nl_") + attr + ".h5");
+    {
+      h5::File f = h5::File::open_append(t);
+      f.set_attr("/context", attr, std::string("0.6\nsecond line\r\x1b[2J"));
+    }
+    for (const char* cmd : {"inspect ", "check --device h100 ", "replay "})
+      expect_one_line_error(run_moesim(cmd + t), t, std::string("/context@") + attr);
+  }
+  auto r = run_moesim("check --preset mixtral-8x7b --tokens 16 --device h100 --flashinfer \"$(printf '0.6\\nx')\"");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
 TEST_F(Hardening, BogusTacticKeysAreRefused) {
   const std::string t = p("tactic.h5");
   fs::copy_file(kGolden, t);

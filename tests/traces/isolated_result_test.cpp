@@ -66,7 +66,9 @@ TEST(IsolatedResult, RealResultsDecodeToWhatTheInProcessReaderReads) {
       EXPECT_EQ(got.calls[i].topk_weights, want.calls[i].topk_weights) << name;
       EXPECT_EQ(got.calls[i].expert_counts, want.calls[i].expert_counts) << name;
       EXPECT_EQ(got.calls[i].hidden_states.has_value(), want.calls[i].hidden_states.has_value()) << name;
-      if (got.calls[i].hidden_states) EXPECT_EQ(got.calls[i].hidden_states->data.bytes, want.calls[i].hidden_states->data.bytes) << name;
+      if (got.calls[i].hidden_states) {
+        EXPECT_EQ(got.calls[i].hidden_states->data.bytes, want.calls[i].hidden_states->data.bytes) << name;
+      }
     }
     EXPECT_EQ(got.path, path);
   }

@@ -106,7 +106,9 @@ TEST_P(OracleScenario, MatchesUpstream) {
     }
   }
   if (auto it = ex.find("results"); it != ex.end()) {
-    for (const auto& [sel, val] : it->value().as_object()) {
+    for (const auto& kv : it->value().as_object()) {
+      const auto& sel = kv.key();  // not a structured binding: clang 14 cannot capture one in a lambda
+      const auto& val = kv.value();
       auto r = std::find_if(d.results.begin(), d.results.end(), [&](const auto& x) { return x.selector == sel; });
       ASSERT_NE(r, d.results.end()) << "selector " << sel << " not evaluated";
       EXPECT_EQ(r->error ? "error" : r->value, std::string(val.as_string())) << sel;
