@@ -90,15 +90,13 @@ int main(int argc, char** argv) {
     take_global_options(args);
     return it->second.run(args);
   } catch (const moesim::InputError& e) {
-    err() << "moesim " << one_line(args[0]) << ": error: " << one_line(e.what()) << "
-";
+    err() << "moesim " << one_line(args[0]) << ": error: " << one_line(e.what()) << "\n";
     return moesim::kExitBadInput;
   } catch (const std::bad_alloc&) {
     err() << "moesim " << args[0] << ": error: out of memory\n";
     return moesim::kExitInternal;
   } catch (const std::exception& e) {
-    err() << "moesim " << one_line(args[0]) << ": internal error: " << one_line(e.what()) << "
-";
+    err() << "moesim " << one_line(args[0]) << ": internal error: " << one_line(e.what()) << "\n";
     return moesim::kExitInternal;
   }
 }
