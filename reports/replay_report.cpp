@@ -223,6 +223,8 @@ std::string variant_list_text() {
   for (const auto& id : kernels::list_variants()) {
     const auto v = kernels::find_variant(id);
     os << id << "  (" << v.fidelity << ", " << v.quant << ")  " << v.description << "\n";
+    for (const auto& line : v.hw_verified_scope) os << "    hw-verified: " << line << "\n";
+    if (!v.hw_verified_scope.empty()) os << "    outside these: modelled\n";
   }
   return os.str();
 }

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -106,6 +107,36 @@ std::uint16_t e4m3_to_fp16(std::uint8_t q) {
   return table[q];
 }
 
+// params.mma_sync_k_order = k32_pairs: the K order in which Triton 3.6 feeds an e4m3 tl.dot to
+// fp16 mma.sync (BLOCK_SIZE_M < 64). The 8-bit dot operand layout gives each thread 4
+// consecutive k per register (kWidth 4); after the exact upcast to fp16 the two
+// HMMA.16816.F32 of every 32-wide K chunk take k % 4 in {0, 1} first, then k % 4 in {2, 3}
+// (each in ascending k). Recorded on the H200 by scripts/gpu/mma_sync_probe.py (membership
+// probe: 376 of 376 ordered pairs; random chains, K up to 7168: 0 mismatches with this order,
+// 10-87 % of sampled outputs differ with the contiguous order), tests/data/mma/triton_*.
+// Returns, for each slot p of a 32-chunk, the original k it holds.
+const std::array<int, 32>& k32_pairs_order() {
+  static const std::array<int, 32> order = [] {
+    std::array<int, 32> o{};
+    int p = 0;
+    for (int half = 0; half < 2; ++half)
+      for (int k = 0; k < 32; ++k)
+        if ((k % 4 < 2) == (half == 0)) o[static_cast<std::size_t>(p++)] = k;
+    return o;
+  }();
+  return order;
+}
+
+// Reorders one zero-padded operand row (length a multiple of 32) into the MMA step order.
+void permute_k32_pairs(std::uint16_t* row, std::int64_t kp) {
+  const auto& o = k32_pairs_order();
+  std::array<std::uint16_t, 32> tmp{};
+  for (std::int64_t c = 0; c < kp; c += 32) {
+    for (int p = 0; p < 32; ++p) tmp[static_cast<std::size_t>(p)] = row[c + o[static_cast<std::size_t>(p)]];
+    std::memcpy(row + c, tmp.data(), sizeof tmp);
+  }
+}
+
 class TritonFp8Variant final : public VariantImpl {
  public:
   explicit TritonFp8Variant(const VariantSpec& spec) : spec_(spec) {
@@ -137,6 +168,13 @@ class TritonFp8Variant final : public VariantImpl {
                                                  p->key() + " K of " + std::to_string(p->k));
     if (quant_ == ActQuant::Group && group_k_ % cfg_.block_k != 0)
       throw InputError(where + "/block_k", "BLOCK_SIZE_K must divide group_k for block quantization");
+    const std::string order = spec.param_string("mma_sync_k_order", "contiguous");
+    if (order == "k32_pairs") sync_k32_pairs_ = true;
+    else if (order != "contiguous")
+      throw InputError(where + "/mma_sync_k_order", "unknown '" + order + "' (expected contiguous | k32_pairs)");
+    if (sync_k32_pairs_ && cfg_.block_m < wgmma_min_m_ && cfg_.block_k % 32 != 0)
+      throw InputError(where + "/block_k", "mma_sync_k_order k32_pairs needs BLOCK_SIZE_K to be a multiple of 32, got " +
+                                               std::to_string(cfg_.block_k));
   }
 
   void run_stage(StageContext& ctx) override {
@@ -228,6 +266,8 @@ class TritonFp8Variant final : public VariantImpl {
     const std::int64_t kp = k_blocks * bk;  // masked loads zero-fill the K tail
     const std::int64_t scale_cols_a = quant_ == ActQuant::Group ? cdiv(g.k, group_k_) : 1;
     const mma::FdpaParams& inst = bm >= wgmma_min_m_ ? wgmma_ : sync_;
+    // K blocks are multiples of 32 (checked), so the permutation never crosses a K block.
+    const bool permute = bm < wgmma_min_m_ && sync_k32_pairs_;
     const mma::SimdPath path = mma::best_path();
 
     std::map<std::int64_t, std::vector<std::int64_t>> blocks;  // expert -> its pid_m blocks
@@ -271,6 +311,7 @@ class TritonFp8Variant final : public VariantImpl {
         const std::int64_t arow = toks[r] / g.top_k;
         const std::uint16_t* src = a.read_span<std::uint16_t>(arow * a_cols, g.k, ctx.log, st);
         for (std::int64_t j = 0; j < g.k; ++j) abits[r * kp + j] = operand(inst, bf16_to_e4m3_exact(src ? src[j] : kPoisonBF16));
+        if (permute) permute_k32_pairs(abits.data() + r * kp, kp);
         for (std::int64_t s = 0; s < scale_cols_a; ++s)
           ascale[r * scale_cols_a + s] = quant_ == ActQuant::PerTensor ? as.get<float>(0, ctx.log, st)
                                                                        : as.get<float>(arow * scale_cols_a + s, ctx.log, st);
@@ -281,6 +322,7 @@ class TritonFp8Variant final : public VariantImpl {
         std::uint16_t* dst = bbits.data() + n * kp;
         for (std::int64_t j = 0; j < g.k; ++j) dst[j] = operand(inst, w.bytes[static_cast<std::size_t>(n * g.k + j)]);
         std::fill(dst + g.k, dst + kp, std::uint16_t{0});  // masked K tail
+        if (permute) permute_k32_pairs(dst, kp);
       }
       // Decode once: B (the expert's weights) in column panels, A (its token rows).
       pb.init(inst, static_cast<int>(g.n), static_cast<int>(kp));
@@ -379,6 +421,7 @@ class TritonFp8Variant final : public VariantImpl {
   ActQuant quant_ = ActQuant::PerTensor;
   BlockAccumulate block_acc_ = BlockAccumulate::Fma;
   std::int64_t group_n_ = 128, group_k_ = 128, wgmma_min_m_ = 64;
+  bool sync_k32_pairs_ = false;  // params.mma_sync_k_order (see k32_pairs_order)
   mma::FdpaParams wgmma_, sync_;
 };
 

@@ -78,6 +78,10 @@ VariantSpec load_variant(const std::string& path) {
   };
   check_fidelity(root.at("fidelity"), v.fidelity);
   if (auto a = root.find("assumptions")) v.assumptions = a->as_string_vector();
+  if (auto a = root.find("hw_verified_scope")) {
+    v.hw_verified_scope = a->as_string_vector();
+    if (v.fidelity != "hw-verified") a->fail("hw_verified_scope needs fidelity hw-verified");
+  }
   if (auto p = root.find("params")) {
     if (!p->is_object()) p->fail("expected an object");
     v.params = p->raw().as_object();

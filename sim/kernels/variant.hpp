@@ -38,6 +38,9 @@ struct VariantSpec {
   std::string description;
   std::string fidelity;     // hw-verified | model-exact | modelled
   std::vector<std::string> assumptions;
+  // What the hw-verified label covers (instruction paths, configs, shape ranges), one line
+  // each; outside them the variant is `modelled`. Printed by `moesim replay --list-variants`.
+  std::vector<std::string> hw_verified_scope;
   std::string quant;        // bf16 | fp8_per_tensor | fp8_block128 | ...
   std::vector<StageSpec> stages;
   boost::json::object params;  // family-specific parameters

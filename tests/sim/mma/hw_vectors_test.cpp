@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/formats/convert.hpp"
 #include "sim/mma/fdpa.hpp"
 #include "tests/sim/mma/published_params.hpp"
 
@@ -67,20 +68,41 @@ Dataset load(const std::string& name) {
   return d;
 }
 
+// How a recorded operand element enters the modelled instruction: as is, or an e4m3fn code
+// upcast (exactly) to fp16, and in which K order (identity, or Triton's k32_pairs order for fp8
+// operands at BLOCK_SIZE_M < 64: per 32-chunk, k % 4 in {0,1} first, then k % 4 in {2,3}).
+struct Feed {
+  bool e4m3_to_fp16 = false;
+  bool k32_pairs = false;
+};
+
+std::vector<std::uint32_t> k_order(std::uint32_t K, bool k32_pairs) {
+  std::vector<std::uint32_t> o;
+  for (std::uint32_t c = 0; c < K; c += 32)
+    for (int half = 0; half < 2; ++half)
+      for (std::uint32_t k = 0; k < 32 && c + k < K; ++k)
+        if (!k32_pairs ? half == 0 : ((k % 4 < 2) == (half == 0))) o.push_back(c + k);
+  return o;
+}
+
 // Returns the number of mismatching outputs (each printed, up to 5) of model vs D[which].
-std::size_t replay(const Dataset& d, const FdpaParams& p, std::size_t which) {
+std::size_t replay(const Dataset& d, const FdpaParams& p, std::size_t which, Feed feed = {}, bool quiet = false) {
+  const std::vector<std::uint32_t> order = k_order(d.K, feed.k32_pairs);
+  auto up = [&](std::uint32_t x) {
+    return feed.e4m3_to_fp16 ? fmt::convert(fmt::kE4M3FN, fmt::kFP16, x, {}) : x;
+  };
   std::size_t bad = 0;
   std::vector<std::uint32_t> a(d.K), b(d.K);
   for (std::uint32_t t = 0; t < d.ntiles; ++t)
     for (std::uint32_t m = 0; m < d.M; ++m)
       for (std::uint32_t n = 0; n < d.N; ++n) {
         for (std::uint32_t k = 0; k < d.K; ++k) {
-          a[k] = d.a(t, m, k);
-          b[k] = d.b(t, k, n);
+          a[k] = up(d.a(t, m, order[k]));
+          b[k] = up(d.b(t, order[k], n));
         }
         const std::size_t o = (std::size_t(t) * d.M + m) * d.N + n;
         const std::uint32_t got = dot(p, a, b, d.C[o]);
-        if (got != d.D[which][o] && ++bad <= 5) {
+        if (got != d.D[which][o] && ++bad <= 5 && !quiet) {
           std::string row;
           char buf[16];
           for (std::uint32_t k = 0; k < d.K; ++k) {
@@ -126,6 +148,62 @@ TEST(HwVectorsH100, TritonKLoopChainsWgmmaStepsInKOrder) {
     for (std::size_t i = 0; i < d.bks.size(); ++i)
       EXPECT_EQ(replay(d, p, i), 0u) << name << " BLOCK_K " << d.bks[i];
   }
+}
+
+// ---- H200 mma.sync (issue 16; scripts/gpu/mma_sync_probe.py, tests/data/mma/report_h200_sync.json):
+// one inline-PTX mma.sync per 16x8 tile, 400 tiles cycling through uniform random bits,
+// special values, cancellation, tiny/zero-heavy, e4m3 images in fp16, dominating C and
+// in-step cancellation. The fragment layout was checked on exact integer data first.
+TEST(HwVectorsH200, MmaSyncM16n8k16AndM16n8k8) {
+  const struct {
+    const char* file;
+    const char* inst;
+    const char* ampere;  // the Ampere/Ada parameters (L=8, F=24) must not fit
+  } cases[] = {{"mma_sync_f16_k16.bin", "mma.f16.f32", "mma.f16.f32"},
+               {"mma_sync_bf16_k16.bin", "mma.bf16.f32", "mma.bf16.f32"},
+               {"mma_sync_f16_k8.bin", "mma.k8.f16.f32", nullptr},
+               {"mma_sync_bf16_k8.bin", "mma.k8.bf16.f32", nullptr}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    const Dataset d = load(c.file);
+    ASSERT_EQ(d.M, 16u);
+    ASSERT_EQ(d.N, 8u);
+    EXPECT_GE(std::size_t(d.ntiles) * d.M * d.N, 51200u);
+    const FdpaParams p = test::published("hopper", c.inst);
+    ASSERT_EQ(d.K, static_cast<std::uint32_t>(p.k));
+    EXPECT_EQ(replay(d, p, 0), 0u);
+    FdpaParams alt = p;
+    alt.f = 24;
+    EXPECT_GT(replay(d, alt, 0, {}, true), 1000u) << "F=24 must not fit";
+    if (c.ampere) {
+      const FdpaParams amp = test::published("ampere", c.ampere);
+      EXPECT_GT(replay(d, amp, 0, {}, true), 1000u) << "Ampere parameters must not fit";
+    }
+  }
+}
+
+// Triton 3.6 tl.dot at BLOCK_SIZE_M = 16 on the H200, operands laid out as fused_moe_kernel
+// loads them. e4m3 x e4m3: exact upcast to fp16 and HMMA.16816.F32 steps in the k32_pairs order.
+// The membership probes (C = -2^16, products +2^16 at k = i and 2^-18 at k = j) give 2^-18
+// exactly when i's step precedes j's; the random chains (K = 2048, BLOCK_K 128 / 256, BLOCK_N
+// 64 / 128) then pin the whole order. bf16 at BLOCK_SIZE_M = 16 keeps the plain K order.
+TEST(HwVectorsH200, TritonFp8AtBlockM16UpcastsToFp16InK32PairsOrder) {
+  const FdpaParams f16 = test::published("hopper", "mma.f16.f32");
+  for (const char* name : {"triton_fp8_bm16_member_bk32.bin", "triton_fp8_bm16_member_bk64.bin",
+                           "triton_fp8_bm16_member_bk128.bin", "triton_fp8_bm16_chain_n64_k2048_bk128_w4.bin",
+                           "triton_fp8_bm16_chain_n128_k2048_bk256_w4.bin"}) {
+    SCOPED_TRACE(name);
+    const Dataset d = load(name);
+    ASSERT_EQ(d.eb, 1u);
+    EXPECT_EQ(replay(d, f16, 0, {true, true}), 0u);
+    if (d.K > 128) continue;  // the alternatives on the short probes only (test time)
+    EXPECT_GT(replay(d, f16, 0, {true, false}, true), 0u) << "the plain K order must not fit";
+    EXPECT_GT(replay(d, test::published("hopper", "wgmma.e4m3.f32"), 0, {false, true}, true), 0u)
+        << "an e4m3 FDPA must not fit";
+  }
+  const Dataset b = load("triton_bf16_bm16_chain_n64_k1024_bk64_w4.bin");
+  EXPECT_EQ(replay(b, test::published("hopper", "mma.bf16.f32"), 0), 0u);
+  EXPECT_GT(replay(b, test::published("hopper", "mma.bf16.f32"), 0, {false, true}, true), 0u);
 }
 
 }  // namespace

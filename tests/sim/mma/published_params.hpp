@@ -45,6 +45,10 @@ inline std::vector<FdpaParams> published_table() {
   T("hopper", "mma.bf16.f32", O::BF16, O::FP32, 16, 16, 25, R::RZ_FP32, -133);
   T("hopper", "mma.f16.f32", O::FP16, O::FP32, 16, 16, 25, R::RZ_FP32, -133);
   T("hopper", "mma.f16.f16", O::FP16, O::FP16, 16, 16, 25, R::RNE_FP16, -22);
+  // Not in MMA-Sim: m16n8k8 on Hopper, fitted on H200 recordings (issue 16; scripts/gpu/
+  // mma_sync_probe.py, fitted by an independent Python model over L in {4,8,16}, F in 23..26).
+  T("hopper", "mma.k8.f16.f32", O::FP16, O::FP32, 8, 8, 25, R::RZ_FP32, -133);
+  T("hopper", "mma.k8.bf16.f32", O::BF16, O::FP32, 8, 8, 25, R::RZ_FP32, -133);
   T("blackwell", "tcgen05.bf16.f32", O::BF16, O::FP32, 16, 16, 25, R::RZ_FP32, -133);
   T("blackwell", "tcgen05.f16.f32", O::FP16, O::FP32, 16, 16, 25, R::RZ_FP32, -133);
   T("blackwell", "tcgen05.f16.f16", O::FP16, O::FP16, 16, 16, 25, R::RNE_FP16, -133);
