@@ -73,18 +73,22 @@ Input read_input(const std::string& path, const std::string& ds) {
   return in;
 }
 
+// The isolated reader's half (runs in the pool's worker): the validated floats, encoded.
+void quantize_input_reader(const std::string& path, const std::string& ds, isolate::Sink& sink) {
+  const Input in = read_input(path, ds);
+  const std::size_t n = 3 * sizeof(std::int64_t) + in.dtype.size() + in.x.size() * sizeof(float);
+  std::uint8_t* p = sink.allocate(n);
+  const std::int64_t head[3] = {in.rows, in.cols, static_cast<std::int64_t>(in.dtype.size())};
+  std::memcpy(p, head, sizeof head);
+  std::memcpy(p + sizeof head, in.dtype.data(), in.dtype.size());
+  if (!in.x.empty()) std::memcpy(p + sizeof head + in.dtype.size(), in.x.data(), in.x.size() * sizeof(float));
+}
+[[maybe_unused]] const bool kRegistered = isolate::register_handler("quantize-input", quantize_input_reader);
+
 // The input is untrusted: parse it in the isolated reader (sim/core/isolate.hpp) and take
 // back only the validated floats.
 Input read_input_isolated(const std::string& path, const std::string& ds) {
-  const isolate::Result r = isolate::run(path, [&](isolate::Sink& sink) {
-    const Input in = read_input(path, ds);
-    const std::size_t n = 3 * sizeof(std::int64_t) + in.dtype.size() + in.x.size() * sizeof(float);
-    std::uint8_t* p = sink.allocate(n);
-    const std::int64_t head[3] = {in.rows, in.cols, static_cast<std::int64_t>(in.dtype.size())};
-    std::memcpy(p, head, sizeof head);
-    std::memcpy(p + sizeof head, in.dtype.data(), in.dtype.size());
-    if (!in.x.empty()) std::memcpy(p + sizeof head + in.dtype.size(), in.x.data(), in.x.size() * sizeof(float));
-  });
+  const isolate::Result r = isolate::run(path, "quantize-input", ds);
   note_input(path);
   Input in;
   std::int64_t head[3];

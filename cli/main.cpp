@@ -10,6 +10,7 @@
 #include "sim/core/atomic_file.hpp"
 #include "sim/core/budget.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/isolate.hpp"
 
 namespace {
 void print_top_help() {
@@ -68,6 +69,9 @@ int main(int argc, char** argv) {
     std::cerr << "moesim: error: unknown command '" << args[0] << "' (see moesim --help)\n";
     return moesim::kExitBadInput;
   }
+  // The isolated reader's zygote forks now, before MPI is initialised and while this process is small, and warms up
+  // while the command parses its options (sim/core/isolate.hpp).
+  moesim::isolate::start_pool();
   // Under mpirun / srun only the commands that split their work over ranks run
   // (docs/scale-out.md); MPI is initialised for them alone.
   const bool rank_aware = args[0] == "regress" || args[0] == "replay";

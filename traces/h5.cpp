@@ -159,6 +159,16 @@ File File::create(const std::string& path) {
   return f;
 }
 
+File File::in_memory(const std::string& name) {
+  quiet();
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), Handle::Kind::Plist);
+  if (H5Pset_fapl_core(fapl.id(), 1 << 16, 0) < 0 || H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0)
+    throw InputError(name, "cannot set up an in-memory HDF5 file");
+  hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
+  if (id < 0) throw InputError(name, "cannot create an in-memory HDF5 file" + error_detail());
+  return File(Handle(id, Handle::Kind::File), name);
+}
+
 File::~File() {
   if (!out_ || out_->committed()) return;
   if (std::uncaught_exceptions() > uncaught_) {

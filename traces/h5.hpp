@@ -73,6 +73,9 @@ class File {
   File& operator=(File&&) noexcept = default;
   ~File();
   static File open_append(const std::string& path);  // read-write, must exist
+  // A file that lives only in memory (core driver, no backing store), same format bounds as
+  // create(): for warming the library up on trusted data.
+  static File in_memory(const std::string& name);
   const std::string& path() const { return path_; }
   hid_t id() const { return h_.id(); }
 

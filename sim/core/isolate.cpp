@@ -21,6 +21,7 @@
 
 #include "sim/core/budget.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/isolate_detail.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MOESIM_ISOLATE_NO_RLIMIT_AS 1
@@ -68,6 +69,8 @@ class MemfdSink : public Sink {
   bool done_ = false;
 };
 
+}  // namespace
+namespace detail {
 void write_all(int fd, const std::string& s) {
   std::size_t done = 0;
   while (done < s.size()) {
@@ -78,6 +81,8 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
+}  // namespace detail
+namespace {
 std::int64_t address_space_bytes() {
   std::ifstream f("/proc/self/statm");
   std::int64_t pages = 0;
@@ -85,16 +90,16 @@ std::int64_t address_space_bytes() {
   return pages * sysconf(_SC_PAGE_SIZE);
 }
 
-[[noreturn]] void child_main(int msg_fd, int memfd, double wall, const std::function<void(Sink&)>& work) {
+}  // namespace
+
+namespace detail {
+void enter_reader(char* activity) {
   g_in_child = true;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
-  // libhdf5 can print assertion text on its way down: keep the user's terminal to one line.
-  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull >= 0) {
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-  }
+  g_activity = activity;
+}
+
+// Limits every reader process runs under (see the header).
+void apply_limits(double wall) {
   rlimit core{0, 0};
   setrlimit(RLIMIT_CORE, &core);
   const rlim_t cpu = static_cast<rlim_t>(std::ceil(wall)) + 1;
@@ -105,10 +110,28 @@ std::int64_t address_space_bytes() {
   rlimit ra{static_cast<rlim_t>(as), static_cast<rlim_t>(as)};
   setrlimit(RLIMIT_AS, &ra);
 #endif
+}
+
+// Default dispositions, output to /dev/null (libhdf5 can print assertion text on its way
+// down: keep the user's terminal to one line), die with the parent.
+void become_reader_process() {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    close(devnull);
+  }
+}
+
+// Runs `work` (after the self-test hook) and returns the message the parent decodes:
+// "O" done, "E<where>\0<problem>" InputError, "M" out of memory, "X<what>" other failure.
+std::string reader_body(int memfd, const char* selftest, const std::function<void(Sink&)>& work) {
   std::string msg;
   try {
-    if (const char* t = std::getenv("MOESIM_ISOLATE_SELFTEST")) {
-      const std::string test = t;
+    if (selftest && *selftest) {
+      const std::string test = selftest;
       note_reading("/selftest");
       if (test == "segv") raise(SIGSEGV);
       if (test == "hang") for (;;) pause();
@@ -135,10 +158,24 @@ std::int64_t address_space_bytes() {
     msg = "Xunknown exception";
   }
   if (msg.size() > 8000) msg.resize(8000);
-  write_all(msg_fd, msg);
+  return msg;
+}
+
+}  // namespace detail
+
+namespace {
+using namespace detail;
+
+[[noreturn]] void child_main(int msg_fd, int memfd, double wall, const std::function<void(Sink&)>& work) {
+  g_in_child = true;
+  become_reader_process();
+  apply_limits(wall);
+  write_all(msg_fd, reader_body(memfd, std::getenv("MOESIM_ISOLATE_SELFTEST"), work));
   _exit(0);
 }
 
+}  // namespace
+namespace detail {
 std::string signal_text(int sig) {
   const char* name = sigabbrev_np(sig);
   return std::string("SIG") + (name ? name : std::to_string(sig).c_str());
@@ -150,7 +187,54 @@ std::string one_line(std::string s) {
   return s;
 }
 
-}  // namespace
+
+// Maps what a reader process did to the caller's result: its message, whether the deadline
+// killed it, its wait status, and the object it was reading (activity page). Closes memfd.
+Result finish(const std::string& file, double wall, int memfd, const std::string& msg, bool timed_out, int status,
+              const std::string& object) {
+  const std::string where = file + (object.empty() ? "" : ":" + object);
+  auto fail = [&](const std::string& problem) {
+    close(memfd);
+    throw InputError(where, problem);
+  };
+  char wall_txt[32];
+  std::snprintf(wall_txt, sizeof wall_txt, "%.0f", wall);
+  if (timed_out) fail(std::string("reading did not finish within ") + wall_txt + " s (corrupt or hostile file; the reader was killed)");
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGXCPU) fail(std::string("reading exceeded the CPU limit of ") + wall_txt + " s (corrupt or hostile file)");
+    if (sig == SIGKILL) fail("the reader was killed (SIGKILL: out of memory?) while reading this file");
+    fail("the HDF5 reader crashed (" + signal_text(sig) + ") on this file: corrupt or hostile metadata");
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || msg.empty())
+    fail("the reader exited unexpectedly (status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+         ") on this file");
+  if (msg[0] == 'E') {
+    const auto z = msg.find('\0');
+    close(memfd);
+    if (z == std::string::npos) throw InputError(file, one_line(msg.substr(1)));
+    throw InputError(one_line(msg.substr(1, z - 1)), one_line(msg.substr(z + 1)));
+  }
+  if (msg[0] == 'M')
+    fail("reading needs more memory than the budget allows (--max-memory, now " +
+         std::to_string(memory_budget() >> 20) + " MiB)");
+  if (msg[0] == 'X') {
+    close(memfd);
+    throw std::runtime_error("isolated reader of " + file + ": " + one_line(msg.substr(1)));
+  }
+  struct stat ms {};
+  fstat(memfd, &ms);
+  const std::size_t n = static_cast<std::size_t>(ms.st_size);
+  if (n == 0) {
+    close(memfd);
+    return Result();
+  }
+  void* p = mmap(nullptr, n, PROT_READ, MAP_SHARED | MAP_POPULATE, memfd, 0);
+  close(memfd);
+  if (p == MAP_FAILED) throw std::runtime_error("mmap of the isolated reader's result failed");
+  return Result(static_cast<const std::uint8_t*>(p), n);
+}
+}  // namespace detail
 
 Result::~Result() {
   if (p_) munmap(const_cast<std::uint8_t*>(p_), n_);
@@ -236,47 +320,7 @@ Result run(const std::string& file, const std::function<void(Sink&)>& work) {
   }
   std::string object(static_cast<const char*>(act));
   munmap(act, kActivityBytes);
-  const std::string where = file + (object.empty() ? "" : ":" + object);
-  auto fail = [&](const std::string& problem) {
-    close(memfd);
-    throw InputError(where, problem);
-  };
-  char wall_txt[32];
-  std::snprintf(wall_txt, sizeof wall_txt, "%.0f", wall);
-  if (timed_out) fail(std::string("reading did not finish within ") + wall_txt + " s (corrupt or hostile file; the reader was killed)");
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    if (sig == SIGXCPU) fail(std::string("reading exceeded the CPU limit of ") + wall_txt + " s (corrupt or hostile file)");
-    if (sig == SIGKILL) fail("the reader was killed (SIGKILL: out of memory?) while reading this file");
-    fail("the HDF5 reader crashed (" + signal_text(sig) + ") on this file: corrupt or hostile metadata");
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || msg.empty())
-    fail("the reader exited unexpectedly (status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
-         ") on this file");
-  if (msg[0] == 'E') {
-    const auto z = msg.find('\0');
-    close(memfd);
-    if (z == std::string::npos) throw InputError(file, one_line(msg.substr(1)));
-    throw InputError(one_line(msg.substr(1, z - 1)), one_line(msg.substr(z + 1)));
-  }
-  if (msg[0] == 'M')
-    fail("reading needs more memory than the budget allows (--max-memory, now " +
-         std::to_string(memory_budget() >> 20) + " MiB)");
-  if (msg[0] == 'X') {
-    close(memfd);
-    throw std::runtime_error("isolated reader of " + file + ": " + one_line(msg.substr(1)));
-  }
-  struct stat ms {};
-  fstat(memfd, &ms);
-  const std::size_t n = static_cast<std::size_t>(ms.st_size);
-  if (n == 0) {
-    close(memfd);
-    return Result();
-  }
-  void* p = mmap(nullptr, n, PROT_READ, MAP_SHARED | MAP_POPULATE, memfd, 0);
-  close(memfd);
-  if (p == MAP_FAILED) throw std::runtime_error("mmap of the isolated reader's result failed");
-  return Result(static_cast<const std::uint8_t*>(p), n);
+  return finish(file, wall, memfd, msg, timed_out, status, object);
 }
 
 }  // namespace moesim::isolate

@@ -51,6 +51,37 @@ class Result {
   std::size_t n_ = 0;
 };
 
+// A named reader the pre-forked worker can run: reads `file` as `args` says, writes the
+// validated result into `sink`. Registered at static-initialisation time (register_handler
+// in a namespace-scope initialiser), so every process of this binary -- and the pool's
+// zygote forked from it -- knows the same table.
+using Handler = void (*)(const std::string& file, const std::string& args, Sink& sink);
+bool register_handler(const std::string& name, Handler h);
+// Runs before the zygote forks its first worker (e.g. loading the models/ vocabularies that
+// every worker would otherwise load again). Exceptions are ignored: a worker then loads
+// lazily and reports the error against the file it reads.
+bool register_warmer(void (*warm)());
+
+// Runs the handler `name` for the untrusted file `file` in a fresh process. The fast path is
+// the reader pool: a small zygote process, forked early (start_pool), keeps one worker
+// forked, warmed and waiting, so the fork is off the read's critical path and the worker
+// starts from the zygote's small, clean address space. The worker gets the same limits,
+// deadline, activity page and error mapping as run(file, work) below, and serves exactly
+// one file, then exits (no libhdf5 state survives from one untrusted file to the next). If
+// the pool is unavailable (zygote gone, fds exhausted, environment changed since it
+// started) it falls back to run(file, work) with the same guarantees.
+Result run(const std::string& file, const std::string& name, const std::string& args);
+// Starts the pool now (moesim's main does, first thing, so the zygote's fork and warm-up
+// overlap the command's own start-up). Idempotent; a failure only disables the fast path.
+void start_pool();
+// True while a pool zygote is alive for this process (for tests and the bench).
+bool pool_running();
+// Stops the pool (tests: exercise the fallback; the zygote also exits with the process).
+void stop_pool();
+// CPU seconds spent by the zygote and the workers it has reaped (from /proc), so a bench can
+// count the pool's whole cost, not only the wall-clock latency; 0 without a pool.
+double pool_cpu_seconds();
+
 // Runs `work` in a child for the untrusted file `file`. InputError thrown by `work` in the
 // child is rethrown in the parent with the same where/problem; any other failure becomes an
 // InputError(file[:object], what happened). `work` must not return to the caller's stack in
