@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
     std::cerr << "moesim: error: unknown command '" << args[0] << "' (see moesim --help)\n";
     return moesim::kExitBadInput;
   }
-  // The isolated reader's zygote forks now, before MPI is initialised and while this process is small, and warms up
-  // while the command parses its options (sim/core/isolate.hpp).
+  // The isolated reader's zygote forks now, before MPI is initialised and while this process
+  // is small, and warms up while the command parses its options (sim/core/isolate.hpp).
   moesim::isolate::start_pool();
   // Under mpirun / srun only the commands that split their work over ranks run
   // (docs/scale-out.md); MPI is initialised for them alone.

@@ -374,17 +374,46 @@ Trace read_trace_impl(const std::string& path, const ReadOptions& opt, DeferredP
 Trace read_trace_in_process(const std::string& path, const ReadOptions& opt) { return read_trace_impl(path, opt, nullptr); }
 
 namespace {
-// ReadOptions as the isolated reader's argument string (sim/core/isolate.hpp handlers).
+// ReadOptions as the isolated reader's argument string (sim/core/isolate.hpp handlers):
+// "avw|L<ids>|C<ids>" -- the three flags, then the layer and call selections ('*' = unset,
+// else comma-separated). Every field of ReadOptions except `isolate` must travel here, or
+// the worker would read with a default the caller did not ask for.
+template <class Set>
+std::string encode_set(const std::optional<Set>& s) {
+  if (!s) return "*";
+  std::string out;
+  for (const auto v : *s) out += (out.empty() ? "" : ",") + std::to_string(v);
+  return out;
+}
+template <class T>
+std::optional<std::set<T>> decode_set(const std::string& s) {
+  if (s == "*") return std::nullopt;
+  std::set<T> out;
+  std::size_t a = 0;
+  while (a < s.size()) {
+    std::size_t z = s.find(',', a);
+    if (z == std::string::npos) z = s.size();
+    out.insert(static_cast<T>(std::stoll(s.substr(a, z - a))));
+    a = z + 1;
+  }
+  return out;
+}
 std::string encode_options(const ReadOptions& o) {
-  return std::string{o.load_activations ? 'a' : '-', o.validate ? 'v' : '-', o.verify_weights ? 'w' : '-'};
+  static_assert(sizeof(ReadOptions) == 4 * 1 + 4 + 2 * sizeof(std::optional<std::set<std::int64_t>>),
+                "ReadOptions changed: encode the new field for the isolated reader");
+  return std::string{o.load_activations ? 'a' : '-', o.validate ? 'v' : '-', o.verify_weights ? 'w' : '-'} + "|L" +
+         encode_set(o.verify_layers) + "|C" + encode_set(o.activations_for_calls);
 }
 ReadOptions decode_options(const std::string& s) {
-  if (s.size() != 3) throw std::logic_error("trace reader: bad option string");
+  const auto l = s.find("|L"), c = s.find("|C");
+  if (l != 3 || c == std::string::npos || c < l) throw std::logic_error("trace reader: bad option string");
   ReadOptions o;
   o.load_activations = s[0] == 'a';
   o.validate = s[1] == 'v';
   o.verify_weights = s[2] == 'w';
   o.isolate = false;
+  o.verify_layers = decode_set<std::int64_t>(s.substr(l + 2, c - l - 2));
+  o.activations_for_calls = decode_set<std::size_t>(s.substr(c + 2));
   return o;
 }
 
