@@ -82,7 +82,8 @@ TEST(CuteDslMasked, Int32IndexMatchesBruteForceBothSides) {
   EXPECT_TRUE(wraps(8, 299594, 7168, false, 8));
   auto e = env("b200", "0.6.6");
   EXPECT_EQ(find(cutedsl_masked::check(ll(8, 299593), e), "INT32_OFFSET_OVERFLOW", "quantize_act"), nullptr);
-  const Finding* f = find(cutedsl_masked::check(ll(8, 299594), e), "INT32_OFFSET_OVERFLOW", "quantize_act");
+  const auto findings = cutedsl_masked::check(ll(8, 299594), e);  // f points into it: keep it alive
+  const Finding* f = find(findings, "INT32_OFFSET_OVERFLOW", "quantize_act");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(*f->value, 8LL * 299594 * 896);  // 2,147,489,792
   // GEMM2 input (silu_and_mul, k = I = 2048), elts 16 at 0.6.11rc1: (l*m - 1) * 256 wraps first,
@@ -106,7 +107,8 @@ TEST(CuteDslMasked, Int32IndexMatchesBruteForceBothSides) {
 TEST(CuteDslMasked, GlobalScaleNumelMustEqualLocalExperts) {
   auto p = ll(32, 1024);
   p.act_global_scale_numel = 1;  // the docstring's [1]: binding checks mask.shape[0] == input_global_scale.shape[0]
-  const Finding* f = find(cutedsl_masked::check(p, env("b200", "0.6.12")), "SCALE_SHAPE_CONTRACT");
+  const auto findings = cutedsl_masked::check(p, env("b200", "0.6.12"));  // f points into it
+  const Finding* f = find(findings, "SCALE_SHAPE_CONTRACT");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(*f->value, 1);
   EXPECT_EQ(*f->limit_value, 32);
