@@ -325,7 +325,8 @@ TEST_F(TrtllmGen, Fp4ScaleVecSizeInt32ProductBothSides) {
     p.tokens = 299593;
     EXPECT_EQ(api(trtllm_gen::check(p, e)), nullptr) << v;
     p.tokens = 299594;
-    const Finding* f = api(trtllm_gen::check(p, e));
+    const auto findings = trtllm_gen::check(p, e);  // f points into it: keep it alive
+    const Finding* f = api(findings);
     ASSERT_NE(f, nullptr) << v;
     EXPECT_EQ(f->value.value_or(0), 2147489792);
     p.tokens = 327680;
