@@ -34,15 +34,10 @@
 namespace moesim::isolate {
 namespace {
 
-constexpr std::size_t kActivityBytes = 4096;
+using detail::kActivityBytes;
 char* g_activity = nullptr;  // shared page, set in the child only
 bool g_in_child = false;
 
-double now_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 class MemfdSink : public Sink {
  public:
@@ -71,6 +66,12 @@ class MemfdSink : public Sink {
 
 }  // namespace
 namespace detail {
+double now_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 void write_all(int fd, const std::string& s) {
   std::size_t done = 0;
   while (done < s.size()) {

@@ -1,12 +1,18 @@
 #pragma once
 // Pieces of the isolated reader shared by the direct fork (isolate.cpp) and the reader pool
 // (reader_pool.cpp). Not an API: use sim/core/isolate.hpp.
+#include <cstddef>
 #include <functional>
 #include <string>
 
 #include "sim/core/isolate.hpp"
 
 namespace moesim::isolate::detail {
+
+// The shared page a reader writes the object it is reading into (note_reading()).
+constexpr std::size_t kActivityBytes = 4096;
+// CLOCK_MONOTONIC seconds (deadlines).
+double now_s();
 
 // Marks this process as an isolated reader; note_reading() writes to `activity` (shared page).
 void enter_reader(char* activity);

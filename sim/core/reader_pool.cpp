@@ -46,7 +46,8 @@
 namespace moesim::isolate {
 namespace {
 
-constexpr std::size_t kActivityBytes = 4096;
+using detail::kActivityBytes;
+using detail::now_s;
 constexpr std::size_t kMaxMessage = 16384;
 
 std::map<std::string, Handler>& handlers() {
@@ -58,11 +59,6 @@ std::vector<void (*)()>& warmers() {
   return w;
 }
 
-double now_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 // ---- messages with file descriptors
 bool send_msg(int sock, const std::string& data, const std::vector<int>& fds) {
