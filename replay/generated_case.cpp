@@ -216,7 +216,7 @@ std::uint64_t hash_buffer(const std::string& name, const kernels::EmuBuffer& b) 
     for (std::uint64_t i = 0; i < n; ++i) codes[i] = kernels::triton_fp8::bf16_to_e4m3_exact(p[i]);
     return gen::hash_words(codes.data(), n);
   }
-  if (b.type() == kernels::ElemType::F32) return gen::hash_words(b.data<std::uint32_t>(), n);
+  if (b.type() == kernels::ElemType::F32 || b.type() == kernels::ElemType::I32) return gen::hash_words(b.data<std::uint32_t>(), n);
   return gen::hash_words(b.data<std::uint16_t>(), n);
 }
 

@@ -10,6 +10,7 @@
 #include "sim/core/paths.hpp"
 #include "sim/kernels/cutedsl_numerics.hpp"
 #include "sim/kernels/cutlass_moe_numerics.hpp"
+#include "sim/kernels/triton_kernels_moe.hpp"
 #include "sim/kernels/reference_numerics.hpp"
 #include "sim/kernels/triton_fp8_numerics.hpp"
 #include "sim/kernels/triton_moe_numerics.hpp"
@@ -34,6 +35,7 @@ const FamilyEntry kFamilies[] = {
     {"flashinfer_cutlass", &cutlass::make_variant},
     {"flashinfer_trtllm_gen", &trtllm_gen::make_variant},
     {"flashinfer_cutedsl", &cutedsl::make_variant},
+    {"triton_kernels", &tk::make_variant},
 };
 }  // namespace
 

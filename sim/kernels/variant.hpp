@@ -80,6 +80,7 @@ struct MoeProblem {
   std::int64_t intermediate = 0; // I
   bool gated = true;
   std::string activation = "silu";
+  bool has_bias = false;  // experts carry biases (ExpertMatrix::bias): only variants with params.biases = true model them
   std::int64_t n1() const { return gated ? 2 * intermediate : intermediate; }
   std::int64_t slots() const { return num_tokens * top_k; }
 };
@@ -98,6 +99,7 @@ struct ExpertMatrix {
   std::string scale_layout = "linear";
   std::vector<std::uint8_t> scale_bytes;
   std::optional<float> global_scale;
+  std::vector<float> bias;             // per output row when the expert has a bias (w13: [gate; up]), else empty
   const std::uint16_t* bf16() const { return reinterpret_cast<const std::uint16_t*>(bytes.data()); }
 };
 
