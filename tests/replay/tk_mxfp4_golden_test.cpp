@@ -144,6 +144,20 @@ TEST(TkMxfp4Golden, IeeeSwigluDiffersFromH200) {
   std::printf("ieee swiglu: %d of %d cases differ from the H200\n", differing, tried);
 }
 
+// Inputs the variant does not model are refused (InputError naming what is modelled).
+TEST(TkMxfp4Golden, UnmodelledInputsAreRefused) {
+  const auto cs = load_tk_goldens(kFile);
+  const TkCase& c = cs.front();
+  const kernels::VariantSpec spec = kernels::find_variant(c.variant);
+  const auto weights = tk_generated_weights(c);
+  CallInputs silu = tk_generated_call(c);
+  silu.problem.activation = "silu";
+  EXPECT_THROW((void)run_replay(spec, silu, *weights), InputError);
+  CallInputs masked = tk_generated_call(c);
+  masked.topk_ids[0] = -1;
+  EXPECT_THROW((void)run_replay(spec, masked, *weights), InputError);
+}
+
 // Launch configurations outside the captured scope are refused, not replayed.
 TEST(TkMxfp4Golden, UnmodelledOptFlagsAreRefused) {
   kernels::VariantSpec spec = kernels::find_variant("triton_kernels_mxfp4_sm90");
