@@ -154,6 +154,14 @@ class TritonFp8Variant final : public VariantImpl {
     if (acc == "fma") block_acc_ = BlockAccumulate::Fma;
     else if (acc == "mul_then_add") block_acc_ = BlockAccumulate::MulThenAdd;
     else throw InputError(where + "/block_accumulate", "unknown '" + acc + "' (expected fma | mul_then_add)");
+    // Where the router weight enters the per-tensor epilogue. vLLM #31962 (Jan 2026; 52a31cce
+    // is after it) orders it dequant -> bias -> weight: ((acc * a_scale) * b_scale) * w. Before
+    // it (#31931; e.g. 13cb3e44, which the H200 production goldens ran) fused_moe_kernel does
+    // acc * moe_weight first and then `(accumulator * a_scale * b_scale)`.
+    const std::string epi = spec.param_string("per_tensor_epilogue", "scales_then_weight");
+    if (epi == "scales_then_weight") weight_first_ = false;
+    else if (epi == "weight_then_scales") weight_first_ = true;
+    else throw InputError(where + "/per_tensor_epilogue", "unknown '" + epi + "' (expected scales_then_weight | weight_then_scales)");
     wgmma_min_m_ = spec.param_int("wgmma_min_block_m", 64);
     const models::FdpaTable table = models::FdpaTable::load_default();
     wgmma_ = find_inst(table, spec.param_string("mma_wgmma", "hopper:wgmma.e4m3.f32"), where + "/mma_wgmma");
@@ -307,6 +315,10 @@ class TritonFp8Variant final : public VariantImpl {
       // A rows (e4m3 bits, zero-filled to kp) and their scales.
       abits.assign(static_cast<std::size_t>(rows * kp), 0);
       ascale.assign(static_cast<std::size_t>(rows * scale_cols_a), 0.0f);
+      // Router weight per row, for an epilogue that applies it before the dequant scales.
+      const bool weight_in_tile = g.mul_routed_weight && weight_first_ && quant_ == ActQuant::PerTensor;
+      std::vector<float> roww(weight_in_tile ? static_cast<std::size_t>(rows) : 0);
+      for (std::int64_t r = 0; weight_in_tile && r < rows; ++r) roww[r] = tw->get<float>(toks[r], ctx.log, st);
       for (std::int64_t r = 0; r < rows; ++r) {
         const std::int64_t arow = toks[r] / g.top_k;
         const std::uint16_t* src = a.read_span<std::uint16_t>(arow * a_cols, g.k, ctx.log, st);
@@ -352,7 +364,9 @@ class TritonFp8Variant final : public VariantImpl {
             const float bs = w.scale.at(0);
             for (std::int64_t r = 0; r < rows; ++r)
               for (std::int64_t j = 0; j < nw; ++j)
-                acc[r * g.n + c0 + j] = (f32_from_bits(d[r * nw + j]) * ascale[r * scale_cols_a]) * bs;
+                acc[r * g.n + c0 + j] = weight_in_tile
+                                            ? ((f32_from_bits(d[r * nw + j]) * roww[r]) * ascale[r * scale_cols_a]) * bs
+                                            : (f32_from_bits(d[r * nw + j]) * ascale[r * scale_cols_a]) * bs;
             continue;
           }
           // accumulator += tl.dot(a, b) * a_scale[:, None] * b_scale[None, :], per K block:
@@ -383,7 +397,7 @@ class TritonFp8Variant final : public VariantImpl {
         if (!dst) continue;
         for (std::int64_t n = 0; n < g.n; ++n) {
           float v = acc[r * g.n + n];
-          if (g.mul_routed_weight) v = v * wgt;
+          if (g.mul_routed_weight && !(weight_first_ && quant_ == ActQuant::PerTensor)) v = v * wgt;
           dst[n] = bf16_rne(v);
         }
       }
@@ -420,6 +434,7 @@ class TritonFp8Variant final : public VariantImpl {
   triton::TileConfig cfg_;
   ActQuant quant_ = ActQuant::PerTensor;
   BlockAccumulate block_acc_ = BlockAccumulate::Fma;
+  bool weight_first_ = false;  // params.per_tensor_epilogue = weight_then_scales
   std::int64_t group_n_ = 128, group_k_ = 128, wgmma_min_m_ = 64;
   bool sync_k32_pairs_ = false;  // params.mma_sync_k_order (see k32_pairs_order)
   mma::FdpaParams wgmma_, sync_;
