@@ -153,7 +153,7 @@ class ReferenceVariant final : public VariantImpl {
         for (int r = 0; r < R; ++r) {
           if (!dst[r]) continue;
           for (std::int64_t lane = 0; lane < 8 && q * 8 + lane < n; ++lane) {
-            const double acc = sums[r * 8 + lane] + (bp ? bp[q * 8 + lane] : 0.0);
+            const double acc = bp ? sums[r * 8 + lane] + bp[q * 8 + lane] : sums[r * 8 + lane];  // no bias: bits unchanged (-0 stays -0)
             dst[r][q * 8 + lane] = weighted ? acc * wgt[r] : acc;
           }
         }
