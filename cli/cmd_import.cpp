@@ -35,7 +35,7 @@ ImportResult hf_checkpoint(const std::vector<std::string>& args, bool& json, boo
       ("calls", po::value(&q.calls_from)->required(), "trace whose calls (routing, activations) the weights replay (moesim synth, or any importer)")
       ("output,o", po::value(&q.output)->required(), "output trace")
       ("config", po::value(&q.config), "config.json (default: the checkpoint directory's)")
-      ("drop-biases", po::bool_switch(&q.drop_biases), "import gpt-oss experts without their (non-zero) biases; replay then differs from the model")
+      ("drop-biases", po::bool_switch(&q.drop_biases), "import gpt-oss experts without their (non-zero) expert biases, loudly; replay then differs from the model")
       ("json", po::bool_switch(&json), "print the result as JSON");
   po::positional_options_description pos;
   pos.add("checkpoint", 1);

@@ -66,6 +66,16 @@ ReplayResult run_replay(const kernels::VariantSpec& spec, kernels::VariantImpl& 
                         const kernels::WeightProvider& weights, const ReplayOptions& opt) {
   validate_inputs(inputs, "call");
   const auto& p = inputs.problem;
+  // Expert biases are never dropped silently: a variant that does not model them refuses.
+  if (p.has_bias && !kernels::models_biases(spec)) {
+    std::string which;
+    for (const auto& id : kernels::list_variants())
+      if (kernels::models_biases(kernels::find_variant(id))) which += (which.empty() ? "" : ", ") + id;
+    const std::string src = weights.source();
+    throw InputError((src.empty() ? std::string("weights") : src) + ":w13_bias",
+                     "the trace's experts have biases and variant '" + spec.id + "' does not model them; variants that do: " +
+                         (which.empty() ? std::string("none") : which));
+  }
   const ReplayPlan plan = build_plan(spec);
   ReplayResult res;
   res.variant = spec.id;

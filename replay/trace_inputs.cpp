@@ -71,6 +71,7 @@ class TraceWeights final : public kernels::WeightProvider {
       m.scale_bytes = std::move(w.scale->bytes);
     }
     m.global_scale = w.global_scale;  // NVFP4 per-expert fp32 global (decode) scale
+    if (w.bias) m.bias = std::move(*w.bias);  // expert biases (w13: [gate; up]), f32 per output row
     return m;
   }
 
@@ -95,6 +96,8 @@ CallInputs call_inputs_from_trace(const traces::Trace& trace, std::size_t index)
   p.intermediate = trace.model.intermediate;
   p.gated = trace.model.gated;
   p.activation = trace.model.activation;
+  // Every layer of a multi-layer trace agrees on having biases (the reader checks it).
+  p.has_bias = trace.weights.has_biases;
   if (!c.has_routing()) throw InputError(where + "/topk_ids", "replay needs routing (the trace has counts only)");
   if (!c.hidden_states) throw InputError(where + "/hidden_states", "replay needs the activations entering the layer");
   if (c.hidden_states->data.dtype != "bf16")

@@ -45,6 +45,7 @@ json::object to_json(const traces::Trace& t, const traces::TraceSummary& s, bool
     w["w13_shape"] = json::value_from(t.weights.w13_shape);
     w["w2_shape"] = json::value_from(t.weights.w2_shape);
     w["has_scales"] = t.weights.has_scales;
+    w["has_biases"] = t.weights.has_biases;
     if (t.weights.has_scales) {
       w["scale_dtype"] = t.weights.scale_dtype;
       w["scale_layout"] = t.weights.scale_layout;
@@ -99,7 +100,12 @@ std::string to_text(const traces::Trace& t, const traces::TraceSummary& s, bool 
     appendf(out, "  weights  %s w13[%lld,%lld,%lld] w2[%lld,%lld,%lld]%s\n", t.weights.dtype.c_str(), (long long)t.weights.w13_shape[0],
                 (long long)t.weights.w13_shape[1], (long long)t.weights.w13_shape[2], (long long)t.weights.w2_shape[0],
                 (long long)t.weights.w2_shape[1], (long long)t.weights.w2_shape[2],
-                t.weights.has_scales ? (" scales " + t.weights.scale_dtype + "/" + t.weights.scale_layout).c_str() : "");
+                (std::string(t.weights.has_scales ? " scales " + t.weights.scale_dtype + "/" + t.weights.scale_layout : "") +
+                 (t.weights.has_biases ? " biases f32 w13_bias[" + std::to_string(t.weights.w13_shape[0]) + "," +
+                                             std::to_string(t.weights.w13_shape[1]) + "] w2_bias[" + std::to_string(t.weights.w2_shape[0]) +
+                                             "," + std::to_string(t.weights.w2_shape[1]) + "]"
+                                       : ""))
+                    .c_str());
   else
     appendf(out, "  weights  none\n");
   if (t.multi_layer()) {

@@ -89,6 +89,9 @@ struct WeightsInfo {
   std::string scale_dtype;
   std::string scale_layout;
   bool has_global_scales = false;
+  // Expert biases (gpt-oss): w13_bias f32 [E, N1] ([gate; up] like w13) and w2_bias f32 [E, H],
+  // both or neither; added to each GEMM's result before the activation / the router weight.
+  bool has_biases = false;
 };
 
 // One MoE layer of a multi-layer trace (/layers/LLLL, docs/trace-format.md): its index in

@@ -73,6 +73,7 @@ struct Out {
     u64(w.has_scales);
     str(w.scale_dtype), str(w.scale_layout);
     u64(w.has_global_scales);
+    u64(w.has_biases);
   }
 };
 
@@ -168,6 +169,7 @@ struct In {
     w.has_scales = u64() != 0;
     w.scale_dtype = str(), w.scale_layout = str();
     w.has_global_scales = u64() != 0;
+    w.has_biases = u64() != 0;
     return w;
   }
   std::map<std::string, std::string> smap() {

@@ -207,7 +207,11 @@ void read_call(const h5::File& f, const std::string& g, const ModelShape& m, boo
 
 void read_weights_info(const h5::File& f, const ModelShape& m, WeightsInfo& w, const std::string& base) {
   const std::string w13 = base + "/w13", w2n = base + "/w2";
-  if (!f.exists(w13) && !f.exists(w2n)) return;
+  if (!f.exists(w13) && !f.exists(w2n)) {
+    for (const std::string& bn : {w13 + "_bias", w2n + "_bias"})
+      if (f.exists(bn)) f.fail(bn, "expert biases without weights (w13, w2)");
+    return;
+  }
   for (const std::string& name : {w13, w2n})
     if (!f.exists(name)) f.fail(name, "missing (weights must provide both w13 and w2)");
   w.present = true;
@@ -237,12 +241,30 @@ void read_weights_info(const h5::File& f, const ModelShape& m, WeightsInfo& w, c
         f.fail(sc, "wrong shape " + shape_str(f.shape(sc)) + ": dimension 0 must be num_experts = " + std::to_string(m.num_experts));
   }
   w.has_global_scales = f.exists(w13 + "_global_scale");
+  // Expert biases: both or neither, f32 [E, N1] / [E, H], shapes checked here (metadata only)
+  // before any row is read; the sizes are products of the range-checked /model attributes.
+  const bool b13 = f.exists(w13 + "_bias"), b2 = f.exists(w2n + "_bias");
+  if (b13 != b2) f.fail(b13 ? w2n + "_bias" : w13 + "_bias", std::string("missing (") + (b13 ? "w13_bias" : "w2_bias") + " present: biases come in pairs)");
+  w.has_biases = b13;
+  if (w.has_biases) {
+    const std::pair<std::string, std::vector<std::int64_t>> want[] = {{w13 + "_bias", {m.num_experts, n1}}, {w2n + "_bias", {m.num_experts, m.hidden}}};
+    for (const auto& [bn, shape] : want) {
+      if (!f.is_dataset(bn)) f.fail(bn, "not a dataset");
+      const h5::Scalar bs = f.scalar(bn);
+      const std::string bd = f.attr_string_opt(bn, "dtype").value_or(default_dtype(bs));
+      if (bd != "f32" || bs != h5::Scalar::F32)
+        f.fail(bn, "expert biases must be f32, got dtype '" + bd + "' stored as " + h5::scalar_name(bs));
+      if (f.shape(bn) != shape)
+        f.fail(bn, "wrong shape " + shape_str(f.shape(bn)) + ", expected " + (bn == w13 + "_bias" ? std::string("[E, ") + (m.gated ? "2I" : "I") + "]" : std::string("[E, H]")) +
+                       " = " + shape_str(shape));
+    }
+  }
 }
 
 bool same_weights(const WeightsInfo& a, const WeightsInfo& b) {
   return a.present == b.present && a.dtype == b.dtype && a.w13_shape == b.w13_shape && a.w2_shape == b.w2_shape &&
          a.has_scales == b.has_scales && a.scale_dtype == b.scale_dtype && a.scale_layout == b.scale_layout &&
-         a.has_global_scales == b.has_global_scales;
+         a.has_global_scales == b.has_global_scales && a.has_biases == b.has_biases;
 }
 
 // /layers/LLLL of a multi-layer trace: canonical decimal names, at most kMaxLayers, each
@@ -270,7 +292,7 @@ void read_layers(const h5::File& f, Trace& t) {
       if (li.weights.present != t.layers.front().weights.present)
         f.fail(li.weights.present ? weights_group(idx) : first,
                "weights present in some layers only (every layer of a multi-layer trace has weights, or none)");
-      f.fail(weights_group(idx) + "/w13", "dtype, shapes or scales differ from " + first +
+      f.fail(weights_group(idx) + "/w13", "dtype, shapes, scales or biases differ from " + first +
                                               " (one model: every layer's weights have the same format)");
     }
     t.layers.push_back(std::move(li));
@@ -285,7 +307,7 @@ void read_layers(const h5::File& f, Trace& t) {
 // the child's limits before WeightReader reads them in-process.
 void verify_weights(const h5::File& f, const Trace& t, const std::string& group) {
   for (const std::string& base : {group + "/w13", group + "/w2"}) {
-    for (const std::string& ds : {base, base + "_scale"}) {
+    for (const std::string& ds : {base, base + "_scale", base + "_bias"}) {
       if (!f.exists(ds)) continue;
       const h5::Scalar s = f.scalar(ds);
       const auto shape = f.shape(ds);
@@ -708,7 +730,12 @@ std::vector<std::string> validate_structure(const Trace& t) {
       if (w.w13_shape != e13) p.push_back("/weights/w13: wrong shape " + shape_str(w.w13_shape) + ", expected " + shape_str(e13));
       if (w.w2_shape != e2) p.push_back("/weights/w2: wrong shape " + shape_str(w.w2_shape) + ", expected " + shape_str(e2));
     }
+  } else if (w.has_biases) {
+    p.push_back("/weights/w13_bias: expert biases without weights (w13, w2)");
   }
+  for (const auto& l : t.layers)
+    if (l.weights.has_biases != w.has_biases)
+      p.push_back(weights_group(l.index) + "/w13_bias: biases in some layers only (every layer has biases, or none)");
   return p;
 }
 

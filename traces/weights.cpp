@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <stdexcept>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -130,6 +131,17 @@ ExpertWeights WeightReader::read(const std::string& which, std::int64_t expert) 
       f.fail(ds + "_global_scale", "non-finite global scale for expert " + std::to_string(expert));
     w.global_scale = g[static_cast<std::size_t>(expert)];
   }
+  if (impl_->info.has_biases) {  // f32 [E, N]: one row per expert (shape checked by the reader)
+    const std::string bn = ds + "_bias";
+    const auto bytes = f.read_rows(bn, h5::Scalar::F32, expert, 1);
+    std::vector<float> b(bytes.size() / 4);
+    std::memcpy(b.data(), bytes.data(), b.size() * 4);
+    if (static_cast<std::int64_t>(b.size()) != w.w.shape.at(0))
+      f.fail(bn, "expected " + std::to_string(w.w.shape.at(0)) + " bias values per expert, got " + std::to_string(b.size()));
+    for (std::size_t i = 0; i < b.size(); ++i)
+      if (!std::isfinite(b[i])) f.fail(bn, "non-finite bias in expert " + std::to_string(expert) + " at index " + std::to_string(i));
+    w.bias = std::move(b);
+  }
   return w;
 }
 
@@ -184,6 +196,12 @@ void WeightWriter::create(const ModelShape& model, const WeightsInfo& info, cons
       f.set_attr(n, "layout", info.scale_layout);
     }
   }
+  if (info.has_biases) {  // f32 [E, N1] and [E, H], one chunk row per expert
+    f.create_dataset(g + "/w13_bias", h5::Scalar::F32, {model.num_experts, n1}, {1, n1});
+    f.create_dataset(g + "/w2_bias", h5::Scalar::F32, {model.num_experts, model.hidden}, {1, model.hidden});
+    f.set_attr(g + "/w13_bias", "dtype", std::string("f32"));
+    f.set_attr(g + "/w2_bias", "dtype", std::string("f32"));
+  }
 }
 
 WeightWriter::~WeightWriter() = default;
@@ -193,6 +211,14 @@ void WeightWriter::write(const std::string& which, std::int64_t expert, const Ex
   const std::string ds = ds_name(which, f.path(), impl_->layer);
   f.write_rows(ds, f.scalar(ds), expert, 1, w.w.bytes.data());
   if (w.scale) f.write_rows(ds + "_scale", f.scalar(ds + "_scale"), expert, 1, w.scale->bytes.data());
+  if (impl_->info.has_biases) {
+    const std::int64_t rows = f.shape(ds + "_bias").at(1);
+    if (!w.bias || static_cast<std::int64_t>(w.bias->size()) != rows)
+      throw std::logic_error("WeightWriter: " + ds + "_bias needs " + std::to_string(rows) + " values for expert " + std::to_string(expert));
+    f.write_rows(ds + "_bias", h5::Scalar::F32, expert, 1, w.bias->data());
+  } else if (w.bias) {
+    throw std::logic_error("WeightWriter: a bias for " + ds + " but the weights were created without biases");
+  }
 }
 
 void WeightWriter::write_global_scales(const std::string& which, const std::vector<float>& per_expert) {

@@ -13,6 +13,7 @@ struct ExpertWeights {
   Tensor w;                          // [N, K] (packed as stored)
   std::optional<Tensor> scale;       // block scales for this expert
   std::optional<float> global_scale; // per-expert fp32 global scale if present
+  std::optional<std::vector<float>> bias;  // per output row ([N]: w13 [gate; up], w2 [H]) when the trace has biases
 };
 
 class WeightReader {
@@ -58,6 +59,7 @@ class WeightWriter {
                std::vector<std::int64_t> w13_scale_shape = {}, std::vector<std::int64_t> w2_scale_shape = {},
                std::int64_t layer = -1);
   ~WeightWriter();
+  // w.bias is written to <which>_bias when info.has_biases (required then, [rows] values).
   void write(const std::string& which, std::int64_t expert, const ExpertWeights& w);
   // Per-expert fp32 global scales ([E]: NVFP4 decode scales), written once after the experts.
   void write_global_scales(const std::string& which, const std::vector<float>& per_expert);

@@ -82,10 +82,21 @@ class ReferenceVariant final : public VariantImpl {
       if (slots.empty()) continue;
       // Weights enter as the exact real values they stand for (bf16, fp8 x scale, FP4 x block
       // scale x global scale); activations stay the bf16 the layer received.
-      const std::vector<double> wd =
-          dequantize_exact(ctx.weights.read(which, e), n, k, std::string(which) + "[" + std::to_string(e) + "]");
+      const std::string where = std::string(which) + "[" + std::to_string(e) + "]";
+      const ExpertMatrix m = ctx.weights.read(which, e);
+      const std::vector<double> wd = dequantize_exact(m, n, k, where);
+      // Expert biases (gpt-oss): the f32 values exactly, added to the GEMM's sum before the
+      // activation (GEMM1) or before the router weight (GEMM2), as the kernels' epilogues do
+      // (triton_kernels _matmul_ogs.py:383-422: acc + bias, then swiglu / * gammas).
+      std::vector<double> bias;
+      if (p.has_bias) {
+        if (static_cast<std::int64_t>(m.bias.size()) != n)
+          throw InputError(where, "expected " + std::to_string(n) + " bias values, got " + std::to_string(m.bias.size()));
+        bias.assign(m.bias.begin(), m.bias.end());
+      }
+      const double* bp = bias.empty() ? nullptr : bias.data();
       if (mma::best_path() == mma::SimdPath::AVX512) {
-        gemm_lanes(ctx, a, tw, out, slots, wd, n, k, a_is_tokens, weighted);
+        gemm_lanes(ctx, a, tw, out, slots, wd, bp, n, k, a_is_tokens, weighted);
         continue;
       }
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
@@ -101,6 +112,7 @@ class ReferenceVariant final : public VariantImpl {
           const double* wr = wd.data() + c * k;
           double acc = 0.0;
           for (std::int64_t j = 0; j < k; ++j) acc += av[j] * wr[j];
+          if (bp) acc += bp[c];
           dst[c] = weighted ? acc * wgt : acc;
         }
       }
@@ -111,7 +123,7 @@ class ReferenceVariant final : public VariantImpl {
   // k-major in 8-column panels); bit-identical to the scalar loop above (MOESIM_SIMD=scalar
   // selects that one; tests/sim/kernels/reference_numerics_test.cpp compares them).
   void gemm_lanes(StageContext& ctx, EmuBuffer& a, EmuBuffer* tw, EmuBuffer& out, const std::vector<std::int64_t>& slots,
-                  const std::vector<double>& wd, std::int64_t n, std::int64_t k, bool a_is_tokens, bool weighted) {
+                  const std::vector<double>& wd, const double* bp, std::int64_t n, std::int64_t k, bool a_is_tokens, bool weighted) {
     const MoeProblem& p = ctx.problem;
     const std::int64_t panels = (n + 7) / 8;
     std::vector<double> wp(static_cast<std::size_t>(panels * k * 8), 0.0);
@@ -141,7 +153,7 @@ class ReferenceVariant final : public VariantImpl {
         for (int r = 0; r < R; ++r) {
           if (!dst[r]) continue;
           for (std::int64_t lane = 0; lane < 8 && q * 8 + lane < n; ++lane) {
-            const double acc = sums[r * 8 + lane];
+            const double acc = bp ? sums[r * 8 + lane] + bp[q * 8 + lane] : sums[r * 8 + lane];  // no bias: bits unchanged (-0 stays -0)
             dst[r][q * 8 + lane] = weighted ? acc * wgt[r] : acc;
           }
         }
@@ -149,10 +161,32 @@ class ReferenceVariant final : public VariantImpl {
     }
   }
 
+  // gpt-oss's clamped SwiGLU in double: gate = min(gate, limit), up = clamp(up, -limit, limit),
+  // out = gate * sigmoid(alpha * gate) * (up + 1), alpha 1.702, limit 7.0 (GOSS:
+  // gpt_oss/torch/model.py:249-256 `swiglu`; the kernel's form is triton_kernels
+  // swiglu_details/_swiglu.py:39-53 with the same constants, models/kernels/triton_kernels_mxfp4_sm90.json).
+  // Gate and up are the canonical [gate; up] halves of GEMM1's output (the checkpoint's
+  // interleaved rows are de-interleaved on import).
+  static double swigluoai(double gate, double up, double alpha, double limit) {
+    const double g = std::min(gate, limit), u = std::clamp(up, -limit, limit);
+    return g / (1.0 + std::exp(-alpha * g)) * (u + 1.0);
+  }
+
+  double param_double(const char* key, double dflt) const {
+    const auto* v = spec_.params.if_contains(key);
+    if (!v) return dflt;
+    if (v->is_double()) return v->as_double();
+    if (v->is_int64()) return static_cast<double>(v->as_int64());
+    throw InputError(spec_.file + ":/params/" + key, "expected a number");
+  }
+
   void activation(StageContext& ctx) {
     const MoeProblem& p = ctx.problem;
-    if (!p.gated || p.activation != "silu")
-      throw InputError(spec_.file, "reference_fp64 activation implements gated silu only");
+    const bool oai = p.activation == "swigluoai";
+    if (!p.gated || (p.activation != "silu" && !oai))
+      throw InputError(spec_.file, "reference_fp64 activation implements gated silu and swigluoai only, trace has " +
+                                       std::string(p.gated ? "gated " : "non-gated ") + p.activation);
+    const double alpha = param_double("swiglu_alpha", 1.702), limit = param_double("swiglu_limit", 7.0);
     EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
     const std::int64_t d = p.intermediate;
     EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), d});
@@ -162,7 +196,7 @@ class ReferenceVariant final : public VariantImpl {
       if (!dst) continue;
       for (std::int64_t j = 0; j < d; ++j) {
         const double g = load(in, s * 2 * d + j, ctx), u = load(in, s * 2 * d + d + j, ctx);
-        dst[j] = g / (1.0 + std::exp(-g)) * u;
+        dst[j] = oai ? swigluoai(g, u, alpha, limit) : g / (1.0 + std::exp(-g)) * u;
       }
     }
   }

@@ -114,6 +114,11 @@ VariantSpec load_variant(const std::string& path) {
   return v;
 }
 
+bool models_biases(const VariantSpec& spec) {
+  const auto* v = spec.params.if_contains("biases");
+  return v && v->is_bool() && v->as_bool();
+}
+
 bool has_library_version_table(const VariantSpec& spec) {
   return spec.params.contains("by_library_version") || spec.params.contains("library_min_version");
 }

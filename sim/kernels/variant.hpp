@@ -69,6 +69,9 @@ bool has_library_version_table(const VariantSpec& spec);
 VariantSpec find_variant(const std::string& id);
 // Ids of every variant description under models_dir()/kernels (files with a "stages" key).
 std::vector<std::string> list_variants();
+// params.biases = true: the variant adds ExpertMatrix::bias (MoeProblem::has_bias); any
+// other variant refuses a problem with biases (replay/executor.cpp).
+bool models_biases(const VariantSpec& spec);
 
 // The MoE problem one call replays: shape and routing. Activations and weights are buffers /
 // a WeightProvider.

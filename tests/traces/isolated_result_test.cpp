@@ -162,6 +162,7 @@ TEST(IsolatedResult, StructureAndContextAreRecheckedInTheParent) {
          t.weights.dtype = "bf16";
          t.weights.w13_shape = {8, 16, 1 << 30};
        }},
+      {"/weights/w13_bias: expert biases without weights", [](Trace& t) { t.weights.has_biases = true; }},
   };
   for (const Case& c : cases) {
     Trace t = moesim::testing::small_trace();
@@ -170,6 +171,26 @@ TEST(IsolatedResult, StructureAndContextAreRecheckedInTheParent) {
     EXPECT_NE(msg.find(c.want), std::string::npos) << "want '" << c.want << "', got '" << msg << "'";
   }
   EXPECT_EQ(outcome(path, encoded(moesim::testing::small_trace())), "");  // the unmutated trace is fine
+}
+
+// Every WeightsInfo field crosses the codec: has_biases decides whether replay hands the
+// kernels biases, so losing it would drop them silently.
+TEST(IsolatedResult, WeightsInfoTravelsWithBiases) {
+  const std::string path = kCorpus + "routing.h5";
+  for (const bool biases : {false, true}) {
+    Trace t = moesim::testing::small_trace();
+    t.weights.present = true;
+    t.weights.dtype = "bf16";
+    t.weights.w13_shape = {8, 16, 16};
+    t.weights.w2_shape = {8, 16, 8};
+    t.weights.has_biases = biases;
+    const auto buf = encoded(t);
+    Fd f(path);
+    const Trace got = decode_isolated_result(path, f.fd, buf.data(), buf.size());
+    EXPECT_TRUE(got.weights.present);
+    EXPECT_EQ(got.weights.has_biases, biases);
+    EXPECT_EQ(got.weights.w2_shape, t.weights.w2_shape);
+  }
 }
 
 }  // namespace

@@ -88,8 +88,8 @@ TEST(TraceIo, WeightsStreamPerExpertAndRejectNaN) {
   {
     WeightWriter ww(p, t.model, info);
     for (std::int64_t e = 0; e < 8; ++e) {
-      ExpertWeights w13{Tensor{"bf16", {16, 16}, std::vector<std::uint8_t>(16 * 16 * 2, static_cast<std::uint8_t>(e)), "linear"}, {}, {}};
-      ExpertWeights w2{Tensor{"bf16", {16, 8}, std::vector<std::uint8_t>(16 * 8 * 2, static_cast<std::uint8_t>(e + 1)), "linear"}, {}, {}};
+      ExpertWeights w13{Tensor{"bf16", {16, 16}, std::vector<std::uint8_t>(16 * 16 * 2, static_cast<std::uint8_t>(e)), "linear"}, {}, {}, {}};
+      ExpertWeights w2{Tensor{"bf16", {16, 8}, std::vector<std::uint8_t>(16 * 8 * 2, static_cast<std::uint8_t>(e + 1)), "linear"}, {}, {}, {}};
       if (e == 5) {  // plant a bf16 NaN (0x7FC0) in expert 5's w2 at flat index 7
         w2.w.bytes[14] = 0xC0;
         w2.w.bytes[15] = 0x7F;
@@ -115,6 +115,85 @@ TEST(TraceIo, WeightsStreamPerExpertAndRejectNaN) {
   }
   EXPECT_THROW(wr.read("w2", 8), InputError);
   EXPECT_THROW(wr.read("w4", 0), InputError);
+}
+
+// Expert biases (w13_bias f32 [E, 2I], w2_bias f32 [E, H]): written per expert, read back
+// per expert through the isolated reader (its codec carries has_biases), NaN named.
+std::string biased_trace(const std::string& name, float nan_at_w2_e2 = 0.0f) {
+  Trace t = small_trace();
+  const std::string p = temp_path(name);
+  WeightsInfo info;
+  info.present = true;
+  info.dtype = "bf16";
+  info.has_biases = true;
+  write_trace(t, p, [&](h5::File& f) {
+    WeightWriter ww(f, t.model, info);
+    for (std::int64_t e = 0; e < 8; ++e) {
+      ExpertWeights w13{Tensor{"bf16", {16, 16}, std::vector<std::uint8_t>(16 * 16 * 2, 0), "linear"}, {}, {}, {}};
+      ExpertWeights w2{Tensor{"bf16", {16, 8}, std::vector<std::uint8_t>(16 * 8 * 2, 0), "linear"}, {}, {}, {}};
+      w13.bias = std::vector<float>(16), w2.bias = std::vector<float>(16);
+      for (int i = 0; i < 16; ++i) (*w13.bias)[i] = static_cast<float>(e) + i / 64.0f, (*w2.bias)[i] = -static_cast<float>(e) - i / 32.0f;
+      if (e == 2 && nan_at_w2_e2 != 0.0f) (*w2.bias)[9] = std::nanf("");
+      ww.write("w13", e, w13);
+      ww.write("w2", e, w2);
+    }
+  });
+  return p;
+}
+
+TEST(TraceIo, BiasesRoundTripPerExpert) {
+  const std::string p = biased_trace("bias.h5");
+  const Trace r = read_trace(p);
+  EXPECT_TRUE(r.weights.has_biases);
+  WeightReader wr(p);
+  ASSERT_TRUE(wr.info().has_biases);
+  const auto w13 = wr.read("w13", 3), w2 = wr.read("w2", 5);
+  ASSERT_TRUE(w13.bias && w2.bias);
+  ASSERT_EQ(w13.bias->size(), 16u);
+  ASSERT_EQ(w2.bias->size(), 16u);
+  EXPECT_EQ((*w13.bias)[7], 3.0f + 7 / 64.0f);
+  EXPECT_EQ((*w2.bias)[15], -5.0f - 15 / 32.0f);
+  // A trace without biases has none.
+  const std::string q = temp_path("nobias.h5");
+  write_trace(small_trace(), q);
+  EXPECT_FALSE(read_trace(q).weights.has_biases);
+}
+
+TEST(TraceIo, NonFiniteBiasIsNamed) {
+  const std::string p = biased_trace("nanbias.h5", 1.0f);
+  WeightReader wr(p);
+  EXPECT_NO_THROW(wr.read("w2", 1));
+  try {
+    wr.read("w2", 2);
+    FAIL() << "NaN bias accepted";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("/weights/w2_bias"), std::string::npos) << m;
+    EXPECT_NE(m.find("expert 2 at index 9"), std::string::npos) << m;
+  }
+}
+
+TEST(TraceIoBadInput, BiasesWrongShapeDtypeOrUnpaired) {
+  auto rewrite = [&](const std::string& name, auto&& mutate) {
+    const std::string p = biased_trace(name);
+    h5::File f = h5::File::open_append(p);
+    mutate(f);
+    return p;
+  };
+  const std::vector<float> v(8 * 17, 0.f);
+  expect_rejected(rewrite("b_shape.h5", [&](h5::File& f) {
+                    H5Ldelete(f.id(), "/weights/w13_bias", H5P_DEFAULT);
+                    f.write("/weights/w13_bias", h5::Scalar::F32, {8, 17}, v.data());
+                  }),
+                  {"/weights/w13_bias", "wrong shape [8, 17]", "[E, 2I] = [8, 16]"});
+  const std::vector<double> d(8 * 16, 0.0);
+  expect_rejected(rewrite("b_dtype.h5", [&](h5::File& f) {
+                    H5Ldelete(f.id(), "/weights/w2_bias", H5P_DEFAULT);
+                    f.write("/weights/w2_bias", h5::Scalar::F64, {8, 16}, d.data());
+                  }),
+                  {"/weights/w2_bias", "must be f32"});
+  expect_rejected(rewrite("b_pair.h5", [&](h5::File& f) { H5Ldelete(f.id(), "/weights/w2_bias", H5P_DEFAULT); }),
+                  {"/weights/w2_bias", "missing", "pairs"});
 }
 
 TEST(TraceIoBadInput, NotHdf5) {

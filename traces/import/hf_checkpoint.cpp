@@ -177,6 +177,24 @@ bool all_zero_bias(const Reader& r, const std::string& n, const std::vector<std:
   return true;
 }
 
+// One expert's bias row (BF16 widened exactly, or F32) as f32, every value finite.
+std::vector<float> bias_f32(const Reader& r, const std::string& n, const std::vector<std::uint8_t>& b) {
+  const bool bf = r.info(n).dtype == "BF16";
+  const std::size_t w = bf ? 2 : 4;
+  std::vector<float> out(b.size() / w);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (bf) {
+      std::uint16_t h;
+      std::memcpy(&h, b.data() + 2 * i, 2);
+      out[i] = f32_from_bits(std::uint32_t(h) << 16);
+    } else {
+      std::memcpy(&out[i], b.data() + 4 * i, 4);
+    }
+    if (!std::isfinite(out[i])) r.fail(n, "non-finite bias at flat index " + std::to_string(i) + " of its expert row");
+  }
+  return out;
+}
+
 }  // namespace
 
 ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
@@ -376,6 +394,48 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
   }
   info.has_global_scales = fmt == Fmt::Nvfp4;
 
+  // --- expert biases (gpt-oss <gate_up>_bias [E, 2I] interleaved like the rows, <down>_bias
+  // [E, H]; BF16 or F32): checked and scanned per layer before anything is written. Imported
+  // into w13_bias / w2_bias when any is non-zero (every layer then carries them; a layer with
+  // only one of the two gets zeros for the other), unless --drop-biases.
+  auto bias_names = [&]() { return std::vector<std::string>{fname(s.gate_up + s.bias), fname(s.down + s.bias)}; };
+  if (fmt == Fmt::Mxfp4 && !s.bias.empty()) {
+    std::vector<std::string> with, without;
+    std::vector<std::string> nonzero;
+    for (const std::int64_t l : layers) {
+      L = l;
+      prefix_l = subst(s.expert, "{L}", L);
+      const auto names = bias_names();
+      (ck.has(names[0]) || ck.has(names[1]) ? with : without).push_back(std::to_string(l));
+      const std::vector<std::int64_t> shapes[2] = {{E, N1}, {E, H}};
+      for (int i = 0; i < 2; ++i) {
+        const std::string& b = names[static_cast<std::size_t>(i)];
+        if (!ck.has(b)) continue;
+        const auto& bi = r.info(b);
+        if (bi.dtype != "BF16" && bi.dtype != "F32") r.fail(b, "bias dtype " + bi.dtype + ", expected BF16 or F32");
+        if (bi.shape != shapes[i]) r.fail(b, "shape " + shape_str(bi.shape) + ", expected " + shape_str(shapes[i]));
+        bool zero = true;
+        for (std::int64_t e = 0; e < E; ++e) {
+          const auto row = r.rows(b, e, 1);
+          bias_f32(r, b, row);  // finite
+          zero = zero && all_zero_bias(r, b, row);
+        }
+        if (!zero) nonzero.push_back(ck.where(b));
+      }
+    }
+    if (!with.empty() && !without.empty())
+      throw InputError(ck.root() + ":" + subst(s.expert, "{L}", std::stoll(without.front())) + s.gate_up + s.bias,
+                       "layer(s) " + join(with) + " have expert biases, layer(s) " + join(without) +
+                           " have none: the layers of one trace agree on having biases (import them separately)");
+    if (!nonzero.empty() && req.drop_biases) {
+      for (const auto& n : nonzero) res.notes.push_back("dropped (--drop-biases): " + n + " is non-zero; replay omits it (differs from the model)");
+    } else if (!nonzero.empty()) {
+      info.has_biases = true;
+    } else if (!with.empty()) {
+      res.notes.push_back("expert biases are all zero: not imported (a replay without them is the same)");
+    }
+  }
+
   // --- per-expert readers, one expert resident at a time ---
   int scale2_mismatch = 0;
   float input_scale_max[2] = {0, 0};
@@ -438,15 +498,6 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
     r.expect(gu_scales, "U8", {E, N1, H / 32});
     r.expect(dn_blocks, "U8", {E, H, I / 32, 16});
     r.expect(dn_scales, "U8", {E, H, I / 32});
-    for (const std::string& b : std::vector<std::string>{fname(s.gate_up + "_bias"), fname(s.down + "_bias")}) {
-      if (!ck.has(b)) continue;
-      bool zero = true;
-      for (std::int64_t e = 0; e < E && zero; ++e) zero = all_zero_bias(r, b, r.rows(b, e, 1));
-      if (!zero && !req.drop_biases)
-        r.fail(b, "expert biases are not modelled (trace v1 and the kernel variants have no expert bias); "
-                  "pass --drop-biases to import without them (replay then differs from the model by the biases)");
-      if (!zero) res.notes.push_back("dropped (--drop-biases): " + ck.where(b) + " is non-zero; replay omits it");
-    }
   }
 
   };
@@ -472,6 +523,21 @@ ImportResult import_hf_checkpoint(const HfCheckpointRequest& req) {
         auto sd = r.rows(dn_scales, e, 1);
         check_values(r, dn_scales, "UE8M0", sd);
         w2.scale = Tensor{"ue8m0", s2, std::move(sd), "linear"};
+        if (info.has_biases) {
+          const auto names = bias_names();
+          // gate_up bias entries interleave gate/up like the rows: de-interleave to [gate; up].
+          if (ck.has(names[0])) {
+            const auto fb = bias_f32(r, names[0], r.rows(names[0], e, 1));
+            std::vector<std::uint8_t> raw(fb.size() * 4);
+            std::memcpy(raw.data(), fb.data(), raw.size());
+            raw = deinterleave_rows(raw, N1);
+            w13.bias = std::vector<float>(fb.size());
+            std::memcpy(w13.bias->data(), raw.data(), raw.size());
+          } else {
+            w13.bias = std::vector<float>(static_cast<std::size_t>(N1), 0.0f);
+          }
+          w2.bias = ck.has(names[1]) ? bias_f32(r, names[1], r.rows(names[1], e, 1)) : std::vector<float>(static_cast<std::size_t>(H), 0.0f);
+        }
       } else {
         if (s.gated) read_proj(e, s.gate, I, H, w13, &ga);
         read_proj(e, s.up, I, H, w13, &gb);

@@ -14,6 +14,8 @@
 //                  [] or [1] (+ input_scale) (ModelOpt)         -> e2m1x2 + ue4m3 + global scale
 //   MXFP4          gpt-oss fused gate_up_proj_blocks U8 [E, 2I, H/32, 16] + _scales U8 [E, 2I, H/32]
 //                  (rows interleaved gate, up, gate, ...)       -> e2m1x2 + ue8m0, [gate; up]
+//                  + gate_up_proj_bias [E, 2I] (interleaved alike), down_proj_bias [E, H] (BF16|F32)
+//                                                               -> w13_bias [gate; up], w2_bias (f32)
 // w13 is always [gate; up] (vLLM W13, layer.py:747-753).
 #include <string>
 
@@ -28,7 +30,7 @@ struct HfCheckpointRequest {
   std::string layers;       // "all" or "L1,L2,...": a multi-layer trace (/layers/LLLL/weights); give layer or layers
   std::string calls_from;   // trace whose calls (routing, activations) the output carries
   std::string output;
-  bool drop_biases = false; // gpt-oss expert biases are not in trace v1: refuse unless set
+  bool drop_biases = false; // import gpt-oss without its (non-zero) expert biases, with a note per tensor
   std::string models_dir;
 };
 

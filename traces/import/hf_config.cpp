@@ -100,6 +100,7 @@ void read_hf_config(const std::string& path, const std::string& models_dir, HfMo
       n.down = s.at("down").as_string();
       n.gate_up = s.get_string("gate_up", "");
       n.router = s.get_string("router", "");
+      n.bias = s.get_string("bias", "");
       n.activation = s.at("activation").as_string();
       n.gated = s.at("gated").as_bool();
       rule = s.at("moe_layers").as_string();

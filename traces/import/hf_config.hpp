@@ -12,6 +12,7 @@ namespace moesim::traces::import {
 struct HfNaming {
   std::string layout;  // per_expert | fused_interleaved
   std::string expert, gate, up, down, gate_up, router;  // {L} / {e} patterns and projection names
+  std::string bias;  // suffix of fused expert biases (gpt-oss "_bias": gate_up [E, 2I] interleaved like its rows, down [E, H]); "" = none
   std::string activation;
   bool gated = true;
 };

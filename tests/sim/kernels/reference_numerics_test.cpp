@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 
+#include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/kernels/variant.hpp"
 #include "sim/kernels/variant_arith.hpp"
@@ -120,6 +121,82 @@ TEST(ReferenceFp64, GemmStagesMatchPlainLoopOnBothPaths) {
       EXPECT_GT(log.total(), 0);  // the out-of-range expert id was recorded
     }
     unsetenv("MOESIM_SIMD");
+  }
+}
+
+// gpt-oss's swigluoai with expert biases, on a case small enough to do by hand (E 1, K 1,
+// H 2, I 1; every weight, input and bias exact in bf16 / f32):
+//   w13 = [gate row (1, 0.5); up row (-1, 0.25)], w13_bias = (0.5, 0.25)
+//   w2 = [(2); (-0.5)], w2_bias = (0.125, -1), router weight 0.75
+//   token 0 x = (1, 2):  gate = 1 + 1 + 0.5 = 2.5,    up = -1 + 0.5 + 0.25 = -0.25 (no clamp)
+//   token 1 x = (6, 4):  gate = 6 + 2 + 0.5 = 8.5 -> min(., 7) = 7,  up = -6 + 1 + 0.25 = -4.75
+//   token 2 x = (8, -4): gate = 8 - 2 + 0.5 = 6.5,    up = -8 - 1 + 0.25 = -8.75 -> clamp -7
+//   act = g * sigmoid(1.702 g) * (u + 1) (GOSS gpt_oss/torch/model.py:249-256), then
+//   out = (act * w2 + w2_bias) * 0.75.
+// The expected values below were evaluated with Python's math module from those formulas
+// (not by moesim): act = 1.8487603762135727, -26.249824231137442, -38.99938841342557.
+TEST(ReferenceFp64, SwigluoaiWithBiasesMatchesHandComputation) {
+  MoeProblem p;
+  p.num_tokens = 3;
+  p.top_k = 1;
+  p.num_experts = 1;
+  p.hidden = 2;
+  p.intermediate = 1;
+  p.activation = "swigluoai";
+  p.has_bias = true;
+  MemWeights w;
+  auto matrix = [](std::int64_t rows, std::int64_t cols, std::vector<float> v, std::vector<float> bias) {
+    ExpertMatrix m;
+    m.dtype = "bf16";
+    m.rows = rows;
+    m.cols = cols;
+    m.bytes.resize(v.size() * 2);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const std::uint16_t h = bf16_rne(v[i]);
+      std::memcpy(m.bytes.data() + 2 * i, &h, 2);
+    }
+    m.bias = std::move(bias);
+    return m;
+  };
+  w.m[{"w13", 0}] = matrix(2, 2, {1.0f, 0.5f, -1.0f, 0.25f}, {0.5f, 0.25f});
+  w.m[{"w2", 0}] = matrix(2, 1, {2.0f, -0.5f}, {0.125f, -1.0f});
+  std::map<std::string, EmuBuffer> bufs;
+  EmuBuffer hs("hidden_states", ElemType::BF16, {3, 2});
+  EmuBuffer ids("topk_ids", ElemType::I32, {3, 1});
+  EmuBuffer tw("topk_weights", ElemType::F32, {3, 1});
+  const float x[6] = {1, 2, 6, 4, 8, -4};
+  for (int i = 0; i < 6; ++i) hs.mutable_data<std::uint16_t>()[i] = bf16_rne(x[i]);
+  for (int i = 0; i < 3; ++i) ids.mutable_data<std::int32_t>()[i] = 0, tw.mutable_data<float>()[i] = 0.75f;
+  for (EmuBuffer* b : {&hs, &ids, &tw}) {
+    b->mark_all_written();
+    bufs[b->name()] = *b;
+  }
+  const VariantSpec spec = find_variant("reference_fp64");
+  auto impl = make_variant_impl(spec);
+  MemoryLog log;
+  for (const StageSpec& st : spec.stages) {
+    StageContext ctx{p, w, bufs, log, st, 1};
+    impl->run_stage(ctx);
+  }
+  const double g1[6] = {2.5, -0.25, 8.5, -4.75, 6.5, -8.75};  // GEMM1 + bias, before the clamp
+  const double act[3] = {1.8487603762135727, -26.249824231137442, -38.99938841342557};
+  const double out[6] = {2.866890564320359, -1.4432851410800898, -39.280986346706165, 9.093684086676541, -58.40533262013835,
+                         13.874770655034588};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(bufs.at("gemm1_out").data<double>()[i], g1[i]) << i;  // exact: small integers and halves
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(bufs.at("act_out").data<double>()[i], act[i], 1e-14 * std::fabs(act[i])) << i;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_NEAR(bufs.at("gemm2_out").data<double>()[i], out[i], 1e-14 * std::fabs(out[i])) << i;
+    EXPECT_NEAR(bufs.at("output").data<double>()[i], out[i], 1e-14 * std::fabs(out[i])) << i;
+  }
+  EXPECT_EQ(log.total(), 0);
+  // A bias of the wrong length is bad input naming the expert, not a read past the end.
+  w.m[{"w2", 0}].bias.pop_back();
+  StageContext ctx{p, w, bufs, log, *spec.stage("gemm2"), 1};
+  try {
+    impl->run_stage(ctx);
+    FAIL() << "short bias accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("w2[0]"), std::string::npos) << e.what();
   }
 }
 

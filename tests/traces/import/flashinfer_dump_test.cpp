@@ -66,8 +66,7 @@ TEST(ImportFlashinferDump, Fp4RoutedKwargsPackedTopkIds) {
 }
 
 TEST(ImportFlashinferDump, Bf16LogitsTorchPtRoutingRecomputed) {
-  if (run_sh(std::string(MOESIM_PYTHON) + " -c 'import torch'").rc != 0)
-    GTEST_SKIP() << "SKIPPED: python3-torch is not installed (MOESIM_WITH_TORCH=1 scripts/setup.sh): .pt dumps are untested here";
+  MOESIM_REQUIRE_TORCH();
   const auto d = make("bf16-logits-pt");
   ASSERT_EQ(d.import.rc, 0) << d.import.out;
   auto c = check(d);

@@ -47,6 +47,15 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   return d;
 }
 
+// python3-torch is a dependency (scripts/setup.sh installs it): a test that needs it fails,
+// never skips, when it is missing -- a skipped .pt importer test would hide an untested path.
+#define MOESIM_REQUIRE_TORCH()                                                                                              \
+  do {                                                                                                               \
+    const auto torch_check = ::moesim::testing::run_sh(std::string(MOESIM_PYTHON) + " -c 'import torch'");         \
+    ASSERT_EQ(torch_check.rc, 0) << "python3-torch is missing (" << MOESIM_PYTHON                                   \
+                                 << " cannot import torch): run scripts/setup.sh, which installs it. " << torch_check.out; \
+  } while (0)
+
 // One line of output (the CLI's error line) has no newline before its end.
 inline bool one_line(const std::string& s) {
   const auto p = s.find('\n');

@@ -15,8 +15,7 @@ using namespace moesim::testing;
 namespace fs = std::filesystem;
 
 void run_mode(const std::string& mode, const std::string& expect_calls) {
-  if (run_sh(std::string(MOESIM_PYTHON) + " -c 'import torch'").rc != 0)
-    GTEST_SKIP() << "SKIPPED: python3-torch is not installed (MOESIM_WITH_TORCH=1 scripts/setup.sh): SGLang .pt dumps are untested here";
+  MOESIM_REQUIRE_TORCH();
   const auto d = fresh_dir("sgd_" + mode);
   std::ofstream(d / "config.json") << R"({"model_type": "deepseek_v3", "num_hidden_layers": 3, "n_routed_experts": 4, "num_experts_per_tok": 2,
     "hidden_size": 64, "moe_intermediate_size": 32, "first_k_dense_replace": 1})";

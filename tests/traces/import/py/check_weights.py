@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Decodes a moesim trace's /weights with h5py + numpy from the trace-format definitions
 (docs/trace-format.md: e2m1x2 low nibble first, ue4m3 / ue8m0 / f32 block scales, per-expert
-global scales) and compares every expert with EXPECTED_DIR/{w13,w2}_eE.npy exactly.
-  check_weights.py TRACE EXPECTED_DIR [GROUP]   -> prints "ok N" or the first mismatch, exit 1
+global scales) and compares every expert with EXPECTED_DIR/{w13,w2}_eE.npy exactly; expert
+biases (f32 GROUP/{w13,w2}_bias [E, N]) with EXPECTED_DIR/{w13,w2}_bias_eE.npy when either side
+has them (one side only is a mismatch).
+  check_weights.py TRACE EXPECTED_DIR [GROUP]   -> prints "ok N [biases M]" or the first mismatch, exit 1
 GROUP: the weights group (default "weights"; a multi-layer trace's "layers/0003/weights").
 """
+import os
 import sys
 
 import h5py
@@ -59,7 +62,27 @@ def main():
                 print(f"mismatch {which} expert {e}: got shape {got.shape} want {want.shape}, first at {bad}")
                 sys.exit(1)
             n += 1
-    print("ok", n)
+    nb = 0
+    for which in ("w13", "w2"):
+        ds = f.get(f"{g}/{which}_bias")
+        want0 = f"{sys.argv[2]}/{which}_bias_e0.npy"
+        if ds is None and not os.path.exists(want0):
+            continue
+        if ds is None or not os.path.exists(want0):
+            print(f"mismatch {which}_bias: in the trace {ds is not None}, expected {os.path.exists(want0)}")
+            sys.exit(1)
+        if ds.dtype != np.float32:
+            print(f"mismatch {which}_bias: stored as {ds.dtype}, expected float32")
+            sys.exit(1)
+        for e in range(ds.shape[0]):
+            want = np.load(f"{sys.argv[2]}/{which}_bias_e{e}.npy")
+            got = ds[e].astype(np.float64)
+            if got.shape != want.shape or not np.array_equal(got, want):
+                bad = np.argwhere(got != want)[0] if got.shape == want.shape else "shape"
+                print(f"mismatch {which}_bias expert {e}: got shape {got.shape} want {want.shape}, first at {bad}")
+                sys.exit(1)
+            nb += 1
+    print("ok", n, f"biases {nb}" if nb else "")
 
 
 if __name__ == "__main__":

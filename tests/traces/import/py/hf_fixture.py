@@ -3,15 +3,19 @@
 Python + numpy (Debian has no python3-safetensors): safetensors = u64 LE header length, JSON
 header padded with spaces to 8 bytes, raw little-endian C-order bytes (ST:README.md:74-105).
 
-  hf_fixture.py FORMAT OUTDIR [--hostile CASE | --moe-layers N]
+  hf_fixture.py FORMAT OUTDIR [--hostile CASE] [--moe-layers N]
 
 FORMAT: bf16 (Qwen3-MoE names) | bf16-mixtral | fp8 (DeepSeek-V3, weight_scale_inv 128x128)
         | nvfp4 (ModelOpt, hf_quant_config.json) | nvfp4-mixed (ModelOpt MIXED_PRECISION map)
         | mxfp4 (gpt-oss _blocks/_scales, interleaved gate/up).
 Writes OUTDIR/{config.json, model-0000N-of-00002.safetensors, model.safetensors.index.json} and
-OUTDIR/expected/w13_eE.npy, w2_eE.npy (with --moe-layers N, bf16 and fp8 only: MoE layers
+OUTDIR/expected/w13_eE.npy, w2_eE.npy (with --moe-layers N, bf16, fp8 and mxfp4: MoE layers
 1..N, each with its own weights, expected in OUTDIR/expected/LAYER/): float64 values each expert's weights stand for, in
-[gate; up] row order, computed here from the format definitions (never by moesim):
+[gate; up] row order, computed here from the format definitions (never by moesim). mxfp4 also
+writes non-zero expert biases (gate_up_proj_bias BF16 [E, 2I] interleaved like the rows,
+down_proj_bias F32 [E, H]) and expected/w13_bias_eE.npy ([gate; up]), w2_bias_eE.npy.
+--hostile (mxfp4): zero-bias (all biases zero), nonzero-bias (zero except one entry),
+layer2-no-bias (with --moe-layers 2: layer 2 has no bias tensors).
   E2M1 LUT [0, .5, 1, 1.5, 2, 3, 4, 6] with sign bit 8 (low nibble = even element);
   E4M3FN: bias 7, subnormal m/8 * 2^-6; E8M0: 2^(b-127); ModelOpt NVFP4 = fp4 * e4m3 * scale_2
   (gate's scale_2 for both halves, as vLLM modelopt.py:1544-1552); DeepSeek fp8 = fp8 * scale_inv.
@@ -74,10 +78,11 @@ def write_st(path, tensors):
 
 def main():
     fmt, out = sys.argv[1], sys.argv[2]
-    hostile = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--hostile" else ""
-    nmoe = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--moe-layers" else 1
-    if nmoe > 1 and fmt not in ("bf16", "fp8"):
-        sys.exit("--moe-layers: bf16 and fp8 only")
+    opts = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+    hostile = opts.get("--hostile", "")
+    nmoe = int(opts.get("--moe-layers", 1))
+    if nmoe > 1 and fmt not in ("bf16", "fp8", "mxfp4"):
+        sys.exit("--moe-layers: bf16, fp8 and mxfp4 only")
     rng = np.random.default_rng(sum(map(ord, fmt)))
     os.makedirs(os.path.join(out, "expected"), exist_ok=True)
     tensors, expected = [], {}
@@ -161,24 +166,36 @@ def main():
                    hidden_act="silu", swiglu_limit=7.0,
                    quantization_config={"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn",
                                                                                               "model.layers.*.mlp.router"]})
-        pre = f"model.layers.{LAYER}.mlp"
-        gub = rng.integers(0, 256, (E, 2 * I, H // 32, 16), dtype=np.uint8)
-        gus = rng.integers(120, 134, (E, 2 * I, H // 32), dtype=np.uint8)
-        dnb = rng.integers(0, 256, (E, H, I // 32, 16), dtype=np.uint8)
-        dns = rng.integers(120, 134, (E, H, I // 32), dtype=np.uint8)
-        gub_bias = np.zeros((E, 2 * I), np.uint16)
-        if hostile == "nonzero-bias":
-            gub_bias[1, 5] = bf16_bits(np.array([0.25], np.float32))[0]
-        tensors += [(pre + ".router.weight", "BF16", bf16_bits(rng.standard_normal((E, H)))),
-                    (pre + ".router.bias", "BF16", np.zeros(E, np.uint16)),
-                    (pre + ".experts.gate_up_proj_blocks", "U8", gub), (pre + ".experts.gate_up_proj_scales", "U8", gus),
-                    (pre + ".experts.gate_up_proj_bias", "BF16", gub_bias),
-                    (pre + ".experts.down_proj_blocks", "U8", dnb), (pre + ".experts.down_proj_scales", "U8", dns),
-                    (pre + ".experts.down_proj_bias", "BF16", np.zeros((E, H), np.uint16))]
-        for e in range(E):
-            v = unpack_fp4(gub[e].reshape(2 * I, H // 2)) * np.repeat(2.0 ** (gus[e].astype(np.float64) - 127), 32, axis=1)
-            expected[f"w13_e{e}"] = np.concatenate([v[0::2], v[1::2]])  # gate rows are even, up rows odd
-            expected[f"w2_e{e}"] = unpack_fp4(dnb[e].reshape(H, I // 2)) * np.repeat(2.0 ** (dns[e].astype(np.float64) - 127), 32, axis=1)
+        cfg["num_hidden_layers"] = LAYER + nmoe  # every gpt-oss layer is MoE: layer 0 is written without experts
+        for L in range(LAYER, LAYER + nmoe):
+            sub[0] = f"{L}/" if nmoe > 1 else ""
+            pre = f"model.layers.{L}.mlp"
+            gub = rng.integers(0, 256, (E, 2 * I, H // 32, 16), dtype=np.uint8)
+            # ue8m0 2^-6..2^-3: with |e2m1| <= 6 and H = 256 the GEMM outputs are O(1), around the clamp 7
+            gus = rng.integers(121, 125, (E, 2 * I, H // 32), dtype=np.uint8)
+            dnb = rng.integers(0, 256, (E, H, I // 32, 16), dtype=np.uint8)
+            dns = rng.integers(121, 125, (E, H, I // 32), dtype=np.uint8)
+            gub_bias = bf16_bits(rng.standard_normal((E, 2 * I)) * 0.5)  # BF16 on disk
+            dn_bias = (rng.standard_normal((E, H)) * 0.25).astype(np.float32)  # F32 on disk (the dtype comes from the header)
+            if hostile in ("zero-bias", "nonzero-bias"):
+                gub_bias[:], dn_bias[:] = 0, 0
+            if hostile == "nonzero-bias":
+                gub_bias[1, 5] = bf16_bits(np.array([0.25], np.float32))[0]
+            tensors += [(pre + ".router.weight", "BF16", bf16_bits(rng.standard_normal((E, H)))),
+                        (pre + ".router.bias", "BF16", np.zeros(E, np.uint16)),
+                        (pre + ".experts.gate_up_proj_blocks", "U8", gub), (pre + ".experts.gate_up_proj_scales", "U8", gus),
+                        (pre + ".experts.down_proj_blocks", "U8", dnb), (pre + ".experts.down_proj_scales", "U8", dns)]
+            if not (hostile == "layer2-no-bias" and L == 2):
+                tensors += [(pre + ".experts.gate_up_proj_bias", "BF16", gub_bias), (pre + ".experts.down_proj_bias", "F32", dn_bias)]
+            for e in range(E):
+                v = unpack_fp4(gub[e].reshape(2 * I, H // 2)) * np.repeat(2.0 ** (gus[e].astype(np.float64) - 127), 32, axis=1)
+                expected[sub[0] + f"w13_e{e}"] = np.concatenate([v[0::2], v[1::2]])  # gate rows are even, up rows odd
+                expected[sub[0] + f"w2_e{e}"] = unpack_fp4(dnb[e].reshape(H, I // 2)) * np.repeat(2.0 ** (dns[e].astype(np.float64) - 127), 32, axis=1)
+                if hostile == "zero-bias" or (hostile == "layer2-no-bias" and L == 2):
+                    continue  # no biases in the trace: all-zero biases are not imported
+                gb = bf16_value(gub_bias[e])
+                expected[sub[0] + f"w13_bias_e{e}"] = np.concatenate([gb[0::2], gb[1::2]])  # interleaved like the rows
+                expected[sub[0] + f"w2_bias_e{e}"] = dn_bias[e].astype(np.float64)
     else:
         sys.exit(f"unknown format {fmt}")
 
