@@ -12,7 +12,8 @@ CASE:
              default routing, the dataset-root layout (definitions/, workloads/, blob/) and
              workload-Trace lines ({definition, workload, solution: null, evaluation: null}).
   fib-random as fib-bf16 but routing_logits {"type": "random"}.
-  bad-json | shape | escape | offsets | dtype | op-type | missing-input | axis | unknown-type:
+  bad-json | shape | escape | symlink | offsets | dtype | blob-dtype | op-type | missing-input | axis |
+  unknown-type:
              fib-bf16 with one hostile change.
 Writes ROOT/expected.npz (per call ids_<n>, weights_<n>, hidden_<n>; w13 [gate; up], w2) for
 check_fib_import.py. Model: E=4, K=2, H=64, I=32; calls of T=3 and T=5 tokens."""
@@ -191,6 +192,8 @@ def fib_bf16(root, case):
         logits = rng.standard_normal((T, E)).astype(np.float32)
         hid = bf16(rng.standard_normal((T, H)).astype(np.float32))
         tensors = {"routing_logits": ("F32", logits), "hidden_states": ("BF16", hid if not (case == "shape" and n == 1) else hid[:, : H // 2])}
+        if case == "blob-dtype" and n == 1:
+            tensors["hidden_states"] = ("F16", hid)
         if n == 0:
             tensors.update({"gemm1_weights": ("BF16", w31), "gemm2_weights": ("BF16", w2)})
         write_st(os.path.join(root, rel), tensors, break_offsets=(case == "offsets" and n == 1))
@@ -203,6 +206,11 @@ def fib_bf16(root, case):
         if case == "escape" and n == 1:
             write_st(os.path.join(os.path.dirname(os.path.abspath(root)), "outside.safetensors"), {"hidden_states": ("BF16", hid)})
             inputs["hidden_states"] = st("hidden_states", "blob/../../outside.safetensors")
+        if case == "symlink" and n == 1:
+            out = os.path.join(os.path.dirname(os.path.abspath(root)), "outside_dir")
+            write_st(os.path.join(out, "h.safetensors"), {"hidden_states": ("BF16", hid)})
+            os.symlink(out, os.path.join(root, "blob", "link"))
+            inputs["hidden_states"] = st("hidden_states", "blob/link/h.safetensors")
         if case == "missing-input" and n == 1:
             del inputs["hidden_states"]
         if case == "unknown-type" and n == 1:
