@@ -95,6 +95,52 @@ void recompute_routing(const std::vector<double>& logits, std::int64_t T, std::i
   }
 }
 
+void recompute_routing_ds(const std::vector<double>& logits, const std::vector<double>& bias, std::int64_t T, std::int64_t E,
+                          std::int64_t K, std::int64_t n_group, std::int64_t topk_group, double routed_scaling_factor,
+                          const std::string& where, std::vector<std::int32_t>& ids, std::vector<float>& w) {
+  if (n_group <= 0 || E % n_group != 0 || topk_group <= 0 || topk_group > n_group || E / n_group < 2 || K > topk_group * (E / n_group))
+    throw InputError(where, "DeepSeekV3 routing needs n_group dividing num_experts (>= 2 experts a group), 1 <= topk_group <= n_group and "
+                            "top_k <= topk_group * experts per group (n_group " + std::to_string(n_group) + ", topk_group " +
+                            std::to_string(topk_group) + ", num_experts " + std::to_string(E) + ", top_k " + std::to_string(K) + ")");
+  if (static_cast<std::int64_t>(bias.size()) != E) throw InputError(where, "DeepSeekV3 routing needs a routing_bias of num_experts values");
+  const std::int64_t gs = E / n_group;
+  ids.assign(static_cast<std::size_t>(T * K), 0);
+  w.assign(static_cast<std::size_t>(T * K), 0.f);
+  std::vector<double> s(static_cast<std::size_t>(E)), b(s.size()), gscore(static_cast<std::size_t>(n_group));
+  std::vector<std::int32_t> gidx(static_cast<std::size_t>(n_group)), idx;
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t e = 0; e < E; ++e) {
+      const auto i = static_cast<std::size_t>(e);
+      s[i] = 1.0 / (1.0 + std::exp(-logits[static_cast<std::size_t>(t * E + e)]));
+      b[i] = s[i] + bias[i];
+    }
+    for (std::int64_t g = 0; g < n_group; ++g) {
+      double m1 = -INFINITY, m2 = -INFINITY;
+      for (std::int64_t e = g * gs; e < (g + 1) * gs; ++e) {
+        const double v = b[static_cast<std::size_t>(e)];
+        if (v > m1) m2 = m1, m1 = v;
+        else if (v > m2) m2 = v;
+      }
+      gscore[static_cast<std::size_t>(g)] = m1 + m2;
+    }
+    std::iota(gidx.begin(), gidx.end(), 0);
+    std::stable_sort(gidx.begin(), gidx.end(), [&](std::int32_t x, std::int32_t y) { return gscore[static_cast<std::size_t>(x)] > gscore[static_cast<std::size_t>(y)]; });
+    idx.clear();
+    std::vector<std::int32_t> kept(gidx.begin(), gidx.begin() + topk_group);
+    std::sort(kept.begin(), kept.end());
+    for (auto g : kept)
+      for (std::int64_t e = g * gs; e < (g + 1) * gs; ++e) idx.push_back(static_cast<std::int32_t>(e));
+    std::stable_sort(idx.begin(), idx.end(), [&](std::int32_t x, std::int32_t y) { return b[static_cast<std::size_t>(x)] > b[static_cast<std::size_t>(y)]; });
+    double sum = 0;
+    for (std::int64_t k = 0; k < K; ++k) sum += s[static_cast<std::size_t>(idx[static_cast<std::size_t>(k)])];
+    for (std::int64_t k = 0; k < K; ++k) {
+      const auto e = idx[static_cast<std::size_t>(k)];
+      ids[static_cast<std::size_t>(t * K + k)] = e;
+      w[static_cast<std::size_t>(t * K + k)] = static_cast<float>(s[static_cast<std::size_t>(e)] / (sum + 1e-20) * routed_scaling_factor);
+    }
+  }
+}
+
 std::vector<double> as_doubles(const std::vector<std::uint8_t>& b, const std::string& dt, const std::string& where) {
   std::vector<double> v;
   if (dt == "F32") {

@@ -35,6 +35,16 @@ FiMoeTable load_fi_moe_table(const std::string& models_dir);
 void recompute_routing(const std::vector<double>& logits, std::int64_t T, std::int64_t E, std::int64_t K, int method,
                        const std::string& where, std::vector<std::int32_t>& ids, std::vector<float>& w);
 bool routing_recomputable(int method);
+
+// RoutingMethodType 2 (DeepSeekV3) as FlashInfer's reference describes it
+// (FI flashinfer/trace/templates/moe.py, _trtllm_fp8_block_scale_moe_ds_routing_reference):
+// s = sigmoid(logits), b = s + bias; a group's score is the sum of its two largest b; the
+// topk_group best groups are kept; the K largest b among their experts are selected (ordered by
+// b, ties to the lower id); weights = s / (sum of the selected s + 1e-20) * routed_scaling_factor.
+// In fp64. n_group must divide E, topk_group <= n_group, K <= topk_group * E / n_group.
+void recompute_routing_ds(const std::vector<double>& logits, const std::vector<double>& bias, std::int64_t T, std::int64_t E,
+                          std::int64_t K, std::int64_t n_group, std::int64_t topk_group, double routed_scaling_factor,
+                          const std::string& where, std::vector<std::int32_t>& ids, std::vector<float>& w);
 // "recomputed from routing_logits (RoutingMethodType 1 Renormalize, fp64, ...)" for a call's source.
 std::string recomputed_source(const FiMoeTable& t, int method);
 

@@ -499,7 +499,8 @@ ImportResult import_flashinfer_bench(const FibImportRequest& req) {
     if (K <= 0 || K > E) throw InputError(def.file + ":/axes/top_k", "top_k missing (const axis or scalar input) or outside [1, num_experts]");
     if (const auto off = scalar("local_expert_offset"); off && *off != 0)
       res.notes.push_back(at + ": local_expert_offset " + std::to_string(static_cast<std::int64_t>(*off)) + " (EP rank): ids are global");
-    if (const auto f = scalar("routed_scaling_factor"); f && *f != 1.0)
+    const bool ds_routing = ep.routing == "logits" && (scalar("routing_method_type") ? static_cast<int>(*scalar("routing_method_type")) : name_method) == 2;
+    if (const auto f = scalar("routed_scaling_factor"); f && *f != 1.0 && !ds_routing)
       res.notes.push_back(at + ": routed_scaling_factor " + std::to_string(*f) + " is not applied to topk_weights (as flashinfer-dump)");
     MoeCall call;
     call.num_tokens = T;
@@ -510,11 +511,41 @@ ImportResult import_flashinfer_bench(const FibImportRequest& req) {
       int method = name_method;
       if (const auto mt = scalar("routing_method_type")) method = static_cast<int>(*mt);
       if (method < 0) throw InputError(def.file + ":/name", "routing method unknown: no routing_method_type scalar and no *_routing_ pattern in the name");
-      if (!routing_recomputable(method))
+      const bool ds = method == 2;
+      if (!ds && !routing_recomputable(method))
         throw InputError(ld->where, "routing_method_type " + std::to_string(method) + " " + table.method_name(method) +
-                                        " is not recomputed by the importer (recomputed: 0, 1, 4, 5, 6, 8, 9)");
-      if (const Descriptor* bd = tensor_desc("routing_bias"); bd && bd->type != "scalar")
-        throw InputError(bd->where, "routing with a routing_bias is not recomputed by the importer");
+                                        " is not recomputed by the importer (recomputed: 0, 1, 2 DeepSeekV3, 4, 5, 6, 8, 9)");
+      const Descriptor* bd = tensor_desc("routing_bias");
+      if (bd && bd->type == "scalar") bd = nullptr;
+      if (!ds && bd) throw InputError(bd->where, "routing with a routing_bias is recomputed only for DeepSeekV3 routing (routing_method_type 2)");
+      std::vector<double> bias;
+      std::int64_t n_group = 0, topk_group = 0;
+      double rsf = 1.0;
+      if (ds) {
+        if (!bd || bd->type != "safetensors")
+          throw InputError(bd ? bd->where : at + ":/workload/inputs", "DeepSeekV3 routing needs routing_bias as a safetensors blob (" + std::string(bd ? "random" : "absent") + ": the routing is not in the workload)");
+        const SafetensorsFile& f = blobs.open(*bd);
+        const StTensorInfo& bi = check_tensor(f, *bd, *def.input("routing_bias"), def, wl, ft);
+        if (bi.numel() != E) throw InputError(f.path() + ":" + bd->key, "routing_bias must hold num_experts values");
+        bias = as_doubles(f.read(bd->key), bi.dtype, f.path() + ":" + bd->key);
+        auto group_param = [&](const std::string& n) -> std::int64_t {
+          if (const auto v = scalar(n)) return static_cast<std::int64_t>(*v);
+          if (def.consts.count(n)) return def.consts.at(n);
+          throw InputError(def.file + ":/axes", "DeepSeekV3 routing needs '" + n + "' (const axis or scalar input)");
+        };
+        n_group = group_param("n_group");
+        topk_group = group_param("topk_group");
+        if (const auto f2 = scalar("routed_scaling_factor")) rsf = *f2;
+        else res.notes.push_back(at + ": no routed_scaling_factor scalar; DeepSeekV3 weights scaled by 1.0");
+      }
+      auto route = [&](const std::vector<double>& lv) {
+        if (ds) recompute_routing_ds(lv, bias, T, E, K, n_group, topk_group, rsf, ld->where, call.topk_ids, call.topk_weights);
+        else recompute_routing(lv, T, E, K, method, ld->where, call.topk_ids, call.topk_weights);
+      };
+      const std::string how = ds ? "recomputed from routing_logits + routing_bias (RoutingMethodType 2 DeepSeekV3, n_group " + std::to_string(n_group) +
+                                       ", topk_group " + std::to_string(topk_group) + ", routed_scaling_factor " + std::to_string(rsf) +
+                                       ", as FlashInfer's reference; fp64, ties to the lower id; not the routing kernel's arithmetic)"
+                                 : recomputed_source(table, method);
       std::vector<double> lv;
       if (ld->type == "random") {
         if (!req.random_routing)
@@ -523,17 +554,17 @@ ImportResult import_flashinfer_bench(const FibImportRequest& req) {
         const std::uint64_t stream = 0x46494230ull + tr.calls.size();  // "FIB0" + call index
         for (std::size_t i = 0; i < lv.size(); ++i)
           lv[i] = static_cast<double>(static_cast<float>(static_cast<double>(gen::u64(req.random_seed, stream, i) >> 11) * 0x1p-53 * 4.0 - 2.0));
-        recompute_routing(lv, T, E, K, method, ld->where, call.topk_ids, call.topk_weights);
+        route(lv);
         call.attrs["source"] = "random routing_logits (workload descriptor {\"type\":\"random\"}): generated by moesim import --random-routing " +
                                std::to_string(req.random_seed) + " (moesim.gen/1 stream " + std::to_string(stream) +
-                               ", f32 uniform [-2, 2)); then " + recomputed_source(table, method);
+                               ", f32 uniform [-2, 2)); then " + how;
       } else if (ld->type == "safetensors") {
         const SafetensorsFile& f = blobs.open(*ld);
         const StTensorInfo& li = check_tensor(f, *ld, *def.input("routing_logits"), def, wl, ft);
         if (li.shape != std::vector<std::int64_t>{T, E}) throw InputError(f.path() + ":" + ld->key, "routing_logits must be [tokens, num_experts]");
         lv = as_doubles(f.read(ld->key), li.dtype, f.path() + ":" + ld->key);
-        recompute_routing(lv, T, E, K, method, ld->where, call.topk_ids, call.topk_weights);
-        call.attrs["source"] = recomputed_source(table, method);
+        route(lv);
+        call.attrs["source"] = how;
       } else {
         throw InputError(ld->where, "routing_logits must be a safetensors or random descriptor");
       }

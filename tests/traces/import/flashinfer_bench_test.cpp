@@ -53,6 +53,26 @@ TEST(ImportFlashinferBench, CanonicalDatasetRootWeightsW31Swapped) {
   EXPECT_EQ(c.rc, 0) << c.out;
 }
 
+TEST(ImportFlashinferBench, Fp8BlockScaleDeepSeekV3RoutingWithBias) {
+  const fs::path d = fixture("fib-ds"), r = d / "root", t = d / "t.h5";
+  const auto im = run_moesim("import flashinfer-bench " + r.string() + " -o " + t.string());
+  ASSERT_EQ(im.rc, 0) << im.out;
+  EXPECT_NE(im.out.find("quant fp8_block128"), std::string::npos) << im.out;
+  EXPECT_NE(im.out.find("hidden_states is F8_E4M3"), std::string::npos) << im.out;
+  const auto c = run_sh(import_py("check_fib_import.py") + " " + t.string() + " " + (r / "expected.npz").string() + " --no-hidden --no-weights");
+  EXPECT_EQ(c.rc, 0) << c.out;
+  EXPECT_NE(py_attr(t, "f['calls/0000'].attrs['source']").find("RoutingMethodType 2 DeepSeekV3, n_group 4, topk_group 2, routed_scaling_factor 2.5"), std::string::npos);
+  // without its bias the routing is not in the workload
+  const fs::path wl = r / "workloads" / "moe" / "moe_fp8_block_scale_ds_routing_topk4_ng4_kg2_e16_h128_i128.jsonl";
+  auto e = run_sh(std::string(MOESIM_PYTHON) + " -c \"import json; p='" + wl.string() +
+                  "'; L=[json.loads(l) for l in open(p)]; L[1]['inputs']['routing_bias']={'type':'random'}; open(p,'w').write(''.join(json.dumps(l)+chr(10) for l in L))\"");
+  ASSERT_EQ(e.rc, 0) << e.out;
+  const auto no = run_moesim("import flashinfer-bench " + r.string() + " -o " + (d / "x.h5").string() + " --random-routing 1");
+  EXPECT_EQ(no.rc, 2) << no.out;
+  EXPECT_TRUE(one_line(no.out)) << no.out;
+  EXPECT_NE(no.out.find(".jsonl:2:/inputs/routing_bias: DeepSeekV3 routing needs routing_bias as a safetensors blob (random"), std::string::npos) << no.out;
+}
+
 TEST(ImportFlashinferBench, RandomRoutingRefusedUnlessSeeded) {
   const fs::path d = fixture("fib-random"), r = d / "root";
   const auto no = run_moesim("import flashinfer-bench " + r.string() + " -o " + (d / "x.h5").string());

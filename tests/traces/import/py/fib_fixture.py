@@ -12,6 +12,8 @@ CASE:
              default routing, the dataset-root layout (definitions/, workloads/, blob/) and
              workload-Trace lines ({definition, workload, solution: null, evaluation: null}).
   fib-random as fib-bf16 but routing_logits {"type": "random"}.
+  fib-ds     fp8 block-scale, DeepSeekV3 routing (routing_bias, n_group/topk_group, routed_scaling_factor),
+             FIB's older "float8_e4m3" spelling, fp8 activations, weights {"type": "random"}.
   bad-json | shape | escape | symlink | offsets | dtype | blob-dtype | op-type | missing-input | axis |
   unknown-type:
              fib-bf16 with one hostile change.
@@ -228,10 +230,80 @@ def fib_bf16(root, case):
     np.savez(os.path.join(root, "expected.npz"), **exp)
 
 
+def route_ds(logits, bias, k, ng, kg, rsf):
+    """DeepSeekV3 routing as FI's reference describes it, in fp64; ties to the lower id."""
+    ids, ws = [], []
+    e = logits.shape[1]
+    gs = e // ng
+    for row in logits.astype(np.float64):
+        sg = 1.0 / (1.0 + np.exp(-row))
+        b = sg + bias
+        gscore = np.sort(b.reshape(ng, gs), axis=1)[:, -2:].sum(axis=1)
+        kept = np.sort(np.argsort(-gscore, kind="stable")[:kg])
+        cand = np.concatenate([np.arange(g * gs, (g + 1) * gs) for g in kept])
+        sel = cand[np.argsort(-b[cand], kind="stable")[:k]]
+        ids.append(sel.astype(np.int32))
+        ws.append((sg[sel] / (sg[sel].sum() + 1e-20) * rsf).astype(np.float32))
+    return np.array(ids), np.array(ws)
+
+
+def fib_ds(root):
+    """FIB-canonical fp8 block-scale definition with DeepSeekV3 routing (as FIB's dataset names it),
+    real logits and bias, fp8 activations, weights {"type": "random"} as FIB's collector stores them."""
+    e, k, ng, kg, h, i, rsf = 16, 4, 4, 2, 128, 128, 2.5
+    name = "moe_fp8_block_scale_ds_routing_topk4_ng4_kg2_e16_h128_i128"
+    ax = {"seq_len": {"type": "var"}, "num_experts": {"type": "const", "value": e}, "top_k": {"type": "const", "value": k},
+          "n_group": {"type": "const", "value": ng}, "topk_group": {"type": "const", "value": kg},
+          "num_local_experts": {"type": "const", "value": e}, "hidden_size": {"type": "const", "value": h},
+          "intermediate_size": {"type": "const", "value": i}, "gemm1_out_size": {"type": "const", "value": 2 * i},
+          "num_hidden_blocks": {"type": "const", "value": h // 128}, "num_intermediate_blocks": {"type": "const", "value": i // 128},
+          "num_gemm1_out_blocks": {"type": "const", "value": 2 * i // 128}}
+    d = {"name": name, "op_type": "moe", "tags": ["fi_api:flashinfer.fused_moe.core.trtllm_fp8_block_scale_moe", "quantization:float8_e4m3fn"],
+         "axes": ax,
+         "inputs": {"routing_logits": {"shape": ["seq_len", "num_experts"], "dtype": "float32"},
+                    "routing_bias": {"shape": ["num_experts"], "dtype": "bfloat16"},
+                    "hidden_states": {"shape": ["seq_len", "hidden_size"], "dtype": "float8_e4m3"},
+                    "hidden_states_scale": {"shape": ["num_hidden_blocks", "seq_len"], "dtype": "float32"},
+                    "gemm1_weights": {"shape": ["num_local_experts", "gemm1_out_size", "hidden_size"], "dtype": "float8_e4m3fn"},
+                    "gemm1_weights_scale": {"shape": ["num_local_experts", "num_gemm1_out_blocks", "num_hidden_blocks"], "dtype": "float32"},
+                    "gemm2_weights": {"shape": ["num_local_experts", "hidden_size", "intermediate_size"], "dtype": "float8_e4m3fn"},
+                    "gemm2_weights_scale": {"shape": ["num_local_experts", "num_hidden_blocks", "num_intermediate_blocks"], "dtype": "float32"},
+                    "local_expert_offset": {"shape": None, "dtype": "int32"},
+                    "routed_scaling_factor": {"shape": None, "dtype": "float32"}},
+         "outputs": {"output": {"shape": ["seq_len", "hidden_size"], "dtype": "bfloat16"}},
+         "reference": "def run(*args):\n    raise NotImplementedError\n"}
+    os.makedirs(os.path.join(root, "definitions", "moe"), exist_ok=True)
+    json.dump(d, open(os.path.join(root, "definitions", "moe", name + ".json"), "w"))
+    exp, lines = {}, []
+    bias_bits = bf16(rng.standard_normal(e).astype(np.float32) * 0.1)
+    for n, t in enumerate(TS):
+        uuid = "d5d5%04d-2222-4222-8222-22222222222%d" % (n, n)
+        rel = "blob/workloads/moe/%s/%s_%s.safetensors" % (name, name, uuid)
+        logits = rng.standard_normal((t, e)).astype(np.float32)
+        write_st(os.path.join(root, rel), {"routing_logits": ("F32", logits), "routing_bias": ("BF16", bias_bits),
+                                           "hidden_states": ("F8_E4M3", rng.integers(0, 0x70, (t, h), dtype=np.uint8)),
+                                           "hidden_states_scale": ("F32", np.ones((h // 128, t), np.float32))})
+        st = lambda key: {"type": "safetensors", "path": rel, "tensor_key": key}
+        inputs = {"routing_logits": st("routing_logits"), "routing_bias": st("routing_bias"), "hidden_states": st("hidden_states"),
+                  "hidden_states_scale": st("hidden_states_scale"), "local_expert_offset": {"type": "scalar", "value": 0},
+                  "routed_scaling_factor": {"type": "scalar", "value": rsf}}
+        for wn in ("gemm1_weights", "gemm1_weights_scale", "gemm2_weights", "gemm2_weights_scale"):
+            inputs[wn] = {"type": "random"}
+        lines.append({"uuid": uuid, "axes": {"seq_len": t}, "inputs": inputs})
+        exp["ids_%d" % n], exp["weights_%d" % n] = route_ds(logits, bf16_val(bias_bits).astype(np.float64), k, ng, kg, rsf)
+    os.makedirs(os.path.join(root, "workloads", "moe"), exist_ok=True)
+    with open(os.path.join(root, "workloads", "moe", name + ".jsonl"), "w") as f:
+        for l in lines:
+            f.write(json.dumps(l) + "\n")
+    np.savez(os.path.join(root, "expected.npz"), **exp)
+
+
 def main():
     case, root = sys.argv[1], sys.argv[2]
     if case == "fi-fp4":
         fi_fp4(root)
+    elif case == "fib-ds":
+        fib_ds(root)
     else:
         fib_bf16(root, case)
 
