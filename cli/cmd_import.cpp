@@ -9,6 +9,7 @@
 #include "reports/import_report.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/paths.hpp"
+#include "traces/import/flashinfer_bench.hpp"
 #include "traces/import/flashinfer_dump.hpp"
 #include "traces/import/hf_checkpoint.hpp"
 #include "traces/import/routed_experts.hpp"
@@ -99,6 +100,41 @@ ImportResult flashinfer_dump(const std::vector<std::string>& args, bool& json, b
   return traces::import::import_flashinfer_dump(q);
 }
 
+ImportResult flashinfer_bench(const std::vector<std::string>& args, bool& json, bool& help) {
+  traces::import::FibImportRequest q;
+  std::string seed;
+  po::options_description opts("import flashinfer-bench options");
+  opts.add_options()
+      ("definition", po::value(&q.definition)->required(), "FIB definition JSON (op_type moe; FIB or FlashInfer fi_trace spellings), or a FIB dataset root")
+      ("workloads", po::value(&q.workloads), "workloads JSONL (Workload or workload-Trace lines); default with a dataset root: workloads/moe/<name>.jsonl")
+      ("dataset-root", po::value(&q.dataset_root), "root the safetensors blob paths are relative to (default: <root> of <root>/workloads/moe/X.jsonl, else the JSONL's directory)")
+      ("name", po::value(&q.name), "dataset root with several moe definitions: the one to import")
+      ("output,o", po::value(&q.output)->required(), "output trace")
+      ("device", po::value(&q.device), "recording device (FIB workloads do not record one), e.g. b200")
+      ("random-routing", po::value(&seed), "routing_logits {\"type\":\"random\"}: generate them with moesim.gen/1 under this seed (recorded in each call's source); default: refuse")
+      ("json", po::bool_switch(&json), "print the result as JSON");
+  po::positional_options_description pos;
+  pos.add("definition", 1).add("workloads", 1);
+  po::variables_map vm;
+  if (!parse_options(args, opts, pos, vm, "import flashinfer-bench DEFINITION.json WORKLOADS.jsonl [--dataset-root DIR] -o OUT.h5 [--random-routing SEED]\n"
+                                          "       import flashinfer-bench DATASET_ROOT [--name DEFINITION] -o OUT.h5")) {
+    help = true;
+    return {};
+  }
+  if (vm.count("random-routing")) {
+    std::size_t n = 0;
+    try {
+      q.random_seed = std::stoull(seed, &n);
+    } catch (...) {
+      n = 0;
+    }
+    if (seed.empty() || n != seed.size()) throw InputError("--random-routing " + seed, "expected an unsigned integer seed");
+    q.random_routing = true;
+  }
+  q.models_dir = models_dir();
+  return traces::import::import_flashinfer_bench(q);
+}
+
 std::string python() { return std::getenv("MOESIM_PYTHON") ? std::getenv("MOESIM_PYTHON") : "/usr/bin/python3"; }
 
 ImportResult sglang_distribution(const std::vector<std::string>& args, bool& json, bool& help) {
@@ -127,6 +163,7 @@ const std::vector<Kind>& kinds() {
   static const std::vector<Kind> k{
       {"hf-checkpoint", "one MoE layer's experts from a Hugging Face safetensors checkpoint (bf16, fp8 128x128, ModelOpt NVFP4/FP8, gpt-oss MXFP4)", hf_checkpoint},
       {"flashinfer-dump", "FlashInfer API-logging level-10 dumps (fused-MoE entry points; crash point, version)", flashinfer_dump},
+      {"flashinfer-bench", "flashinfer-bench MoE definitions + workloads (FIB and FlashInfer fi_trace spellings, safetensors blobs)", flashinfer_bench},
       {"vllm-routed-experts", "per-request routed expert ids returned by vLLM (--enable-return-routed-experts)",
        [](const std::vector<std::string>& a, bool& j, bool& h) { return routed("vllm", a, j, h); }},
       {"sglang-routed-experts", "per-request routed expert ids returned by SGLang (return_routed_experts)",
@@ -160,7 +197,7 @@ int run_import(const std::vector<std::string>& args) {
   throw InputError("moesim import " + args[1], "unknown import kind (known: " + list() + ")");
 }
 
-const Registrar reg("import", "import real data (HF checkpoints, engine routing captures, FlashInfer dumps) into a trace", run_import);
+const Registrar reg("import", "import real data (HF checkpoints, engine routing captures, FlashInfer dumps, flashinfer-bench workloads) into a trace", run_import);
 
 }  // namespace
 }  // namespace moesim::cli

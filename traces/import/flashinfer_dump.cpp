@@ -15,6 +15,7 @@
 #include "models/lib/json_node.hpp"
 #include "sim/core/bits.hpp"
 #include "sim/core/error.hpp"
+#include "traces/import/fi_moe_table.hpp"
 #include "traces/import/pt_convert.hpp"
 #include "traces/import/safetensors.hpp"
 #include "traces/trace_io.hpp"
@@ -27,41 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-struct EntryPoint {
-  std::string name, routing, hidden, hidden_scale, ids, weights, w1, w2, variant, source;
-  std::vector<std::string> params;
-};
-
-struct Table {
-  models::Document doc;
-  std::string module;
-  std::vector<EntryPoint> eps;
-  std::vector<std::pair<std::string, std::string>> not_modelled;
-  std::vector<std::string> routing_methods;
-};
-
-void load_table(const std::string& models_dir, Table& t) {
-  t.doc = models::Document::load(models_dir + "/capture/flashinfer_api_logging_moe.json");
-  const auto root = t.doc.root();
-  t.module = root.at("module").as_string();
-  for (const auto& [name, n] : root.at("entry_points").members()) {
-    EntryPoint e;
-    e.name = name;
-    e.routing = n.at("routing").as_string();
-    e.hidden = n.at("hidden").as_string();
-    e.hidden_scale = n.get_string("hidden_scale", "");
-    e.ids = n.get_string("ids", "topk_ids");
-    e.weights = n.get_string("weights", "");
-    e.w1 = n.at("w1").as_string();
-    e.w2 = n.at("w2").as_string();
-    e.variant = n.get_string("variant", "");
-    e.source = n.at("source").as_string();
-    e.params = n.at("params").as_string_vector();
-    t.eps.push_back(std::move(e));
-  }
-  for (const auto& [name, n] : root.at("not_modelled").members()) t.not_modelled.emplace_back(name, n.as_string());
-  t.routing_methods = root.at("routing_methods").as_string_vector();
-}
+using EntryPoint = FiEntryPoint;
+using Table = FiMoeTable;
 
 // The last non-empty JSON line of a metadata.jsonl (FI _read_jsonl_last_record).
 json::object last_record(const fs::path& p, std::size_t* records) {
@@ -227,67 +195,6 @@ std::vector<fs::path> call_dirs(const std::string& input) {
   return dirs;
 }
 
-// Routing recomputed in fp64 from the logits, for the RoutingMethodType values whose rule is a
-// composition of softmax / sigmoid / top-k / renormalisation (FI tllm_enums.py:10-32). Ties go
-// to the lower expert id. Not the kernel's arithmetic: the call's source attribute says so.
-void recompute_routing(const std::vector<double>& logits, std::int64_t T, std::int64_t E, std::int64_t K, int method,
-                       const std::string& where, std::vector<std::int32_t>& ids, std::vector<float>& w) {
-  ids.assign(static_cast<std::size_t>(T * K), 0);
-  w.assign(static_cast<std::size_t>(T * K), 0.f);
-  std::vector<double> p(static_cast<std::size_t>(E));
-  std::vector<std::int32_t> idx(static_cast<std::size_t>(E));
-  for (std::int64_t t = 0; t < T; ++t) {
-    const double* l = logits.data() + t * E;
-    auto softmax = [&](std::vector<double>& v, std::size_t n) {
-      double mx = -INFINITY, s = 0;
-      for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, v[i]);
-      for (std::size_t i = 0; i < n; ++i) s += (v[i] = std::exp(v[i] - mx));
-      for (std::size_t i = 0; i < n; ++i) v[i] /= s;
-    };
-    for (std::int64_t e = 0; e < E; ++e) p[static_cast<std::size_t>(e)] = l[e];
-    if (method == 0 || method == 4) softmax(p, static_cast<std::size_t>(E));
-    if (method == 6 || method == 8) for (auto& x : p) x = 1.0 / (1.0 + std::exp(-x));
-    std::iota(idx.begin(), idx.end(), 0);
-    std::stable_sort(idx.begin(), idx.end(), [&](std::int32_t a, std::int32_t b) { return p[static_cast<std::size_t>(a)] > p[static_cast<std::size_t>(b)]; });
-    std::vector<double> top(static_cast<std::size_t>(K));
-    for (std::int64_t k = 0; k < K; ++k) top[static_cast<std::size_t>(k)] = p[static_cast<std::size_t>(idx[static_cast<std::size_t>(k)])];
-    if (method == 1) softmax(top, static_cast<std::size_t>(K));
-    if (method == 4 || method == 6) {
-      double s = 0;
-      for (auto x : top) s += x;
-      for (auto& x : top) x /= s;
-    }
-    if (method == 9) for (auto& x : top) x = 1.0 / (1.0 + std::exp(-x));
-    if (method != 0 && method != 1 && method != 4 && method != 5 && method != 6 && method != 8 && method != 9)
-      throw InputError(where, "routing_method_type " + std::to_string(method) + " is not recomputed by the importer (recomputed: 0 Default, 1 Renormalize, "
-                              "4 RenormalizeNaive, 5 TopK, 6 SigmoidRenorm, 8 Sigmoid, 9 TopKSigmoid); use the routed entry point's dump");
-    for (std::int64_t k = 0; k < K; ++k) {
-      ids[static_cast<std::size_t>(t * K + k)] = idx[static_cast<std::size_t>(k)];
-      w[static_cast<std::size_t>(t * K + k)] = static_cast<float>(top[static_cast<std::size_t>(k)]);
-    }
-  }
-}
-
-std::vector<double> as_doubles(const std::vector<std::uint8_t>& b, const std::string& dt, const std::string& where) {
-  std::vector<double> v;
-  if (dt == "F32") {
-    v.resize(b.size() / 4);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      float f;
-      std::memcpy(&f, b.data() + 4 * i, 4);
-      v[i] = f;
-    }
-  } else if (dt == "BF16") {
-    v.resize(b.size() / 2);
-    for (std::size_t i = 0; i < v.size(); ++i) v[i] = bf16_bits_to_f32(static_cast<std::uint16_t>(b[2 * i] | (b[2 * i + 1] << 8)));
-  } else {
-    throw InputError(where, "dtype " + dt + ", expected F32 or BF16");
-  }
-  for (std::size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i])) throw InputError(where, "non-finite value at flat index " + std::to_string(i));
-  return v;
-}
-
 std::vector<std::int32_t> as_ids(const SafetensorsFile& f, const std::string& key, std::int64_t T, std::int64_t K, const std::string& where) {
   const auto& t = f.info(key);
   if (t.shape != std::vector<std::int64_t>{T, K}) throw InputError(where, "shape mismatch for routing ids");
@@ -308,8 +215,7 @@ std::vector<std::int32_t> as_ids(const SafetensorsFile& f, const std::string& ke
 }  // namespace
 
 ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
-  Table table;
-  load_table(req.models_dir, table);
+  const Table table = load_fi_moe_table(req.models_dir);
   ImportResult res;
   res.kind = "flashinfer-dump";
   res.inputs = {req.input};
@@ -445,9 +351,7 @@ ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
         std::memcpy(rl.bytes.data() + 4 * i, &f, 4);
       }
       call.router_logits = std::move(rl);
-      const std::string mname = method >= 0 && method < static_cast<int>(table.routing_methods.size()) ? table.routing_methods[static_cast<std::size_t>(method)] : "?";
-      call.attrs["source"] = "recomputed from routing_logits (RoutingMethodType " + std::to_string(method) + " " + mname +
-                             ", fp64, ties to the lower id; not the routing kernel's arithmetic)";
+      call.attrs["source"] = recomputed_source(table, method);
     }
     const std::int64_t offset = static_cast<std::int64_t>(c.number("local_expert_offset").value_or(0));
     if (c.ep->routing != "selected" && offset != 0) res.notes.push_back(d.filename().string() + ": local_expert_offset " + std::to_string(offset) + " (EP rank): ids are global");
@@ -572,8 +476,7 @@ ExportResult export_flashinfer_dump(const FlashinferExportRequest& req) {
   if (req.function != "cutlass_fused_moe")
     throw InputError("--function " + req.function, "export writes cutlass_fused_moe calls (linear bf16 W31 weights, explicit routing); other entry points need "
                                                    "shuffled or quantized layouts the exporter does not model");
-  Table table;
-  load_table(req.models_dir, table);
+  const Table table = load_fi_moe_table(req.models_dir);
   const EntryPoint* ep = nullptr;
   for (const auto& e : table.eps)
     if (e.name == req.function) ep = &e;
