@@ -172,13 +172,6 @@ class ReferenceVariant final : public VariantImpl {
     return g / (1.0 + std::exp(-alpha * g)) * (u + 1.0);
   }
 
-  double param_double(const char* key, double dflt) const {
-    const auto* v = spec_.params.if_contains(key);
-    if (!v) return dflt;
-    if (v->is_double()) return v->as_double();
-    if (v->is_int64()) return static_cast<double>(v->as_int64());
-    throw InputError(spec_.file + ":/params/" + key, "expected a number");
-  }
 
   void activation(StageContext& ctx) {
     const MoeProblem& p = ctx.problem;
@@ -186,7 +179,7 @@ class ReferenceVariant final : public VariantImpl {
     if (!p.gated || (p.activation != "silu" && !oai))
       throw InputError(spec_.file, "reference_fp64 activation implements gated silu and swigluoai only, trace has " +
                                        std::string(p.gated ? "gated " : "non-gated ") + p.activation);
-    const double alpha = param_double("swiglu_alpha", 1.702), limit = param_double("swiglu_limit", 7.0);
+    const double alpha = spec_.param_double("swiglu_alpha", 1.702), limit = spec_.param_double("swiglu_limit", 7.0);
     EmuBuffer& in = ctx.in(ctx.stage.inputs.at(0));
     const std::int64_t d = p.intermediate;
     EmuBuffer& out = ctx.create(ctx.stage.outputs.at(0), ElemType::F64, {p.slots(), d});

@@ -61,8 +61,8 @@ class TkVariant final : public VariantImpl {
   explicit TkVariant(const VariantSpec& spec) : spec_(spec) {
     if (spec.quant != "mxfp4_w4a16")
       throw InputError(spec.file + ":/quant", "triton_kernels implements quant mxfp4_w4a16 only, got '" + spec.quant + "'");
-    alpha_ = static_cast<float>(param_double("swiglu_alpha", 1.702));
-    limit_ = static_cast<float>(param_double("swiglu_limit", 7.0));
+    alpha_ = static_cast<float>(spec_.param_double("swiglu_alpha", 1.702));
+    limit_ = static_cast<float>(spec_.param_double("swiglu_limit", 7.0));
     // swiglu_math: "ptx_sm90" (what the kernel runs: ex2.approx + div.full) or "ieee" (expf and
     // an IEEE division: a counterfactual, kept to show the goldens tell them apart).
     const std::string math = spec.param_string("swiglu_math", "ptx_sm90");
@@ -88,13 +88,6 @@ class TkVariant final : public VariantImpl {
   }
 
  private:
-  double param_double(const char* key, double dflt) const {
-    const auto* v = spec_.params.if_contains(key);
-    if (!v) return dflt;
-    if (v->is_double()) return v->as_double();
-    if (v->is_int64()) return static_cast<double>(v->as_int64());
-    throw InputError(spec_.file + ":/params/" + key, "expected a number");
-  }
 
   void check_problem(const MoeProblem& p) const {
     if (!p.gated || p.activation != "swigluoai")

@@ -63,6 +63,14 @@ std::int64_t VariantSpec::param_int(const std::string& key, std::int64_t dflt) c
   return it->value().as_int64();
 }
 
+double VariantSpec::param_double(const std::string& key, double dflt) const {
+  auto it = params.find(key);
+  if (it == params.end()) return dflt;
+  if (it->value().is_double()) return it->value().as_double();
+  if (it->value().is_int64()) return static_cast<double>(it->value().as_int64());
+  throw InputError(file + ":/params/" + key, "expected a number");
+}
+
 VariantSpec load_variant(const std::string& path) {
   const models::Document doc = models::Document::load(path);
   const models::Node root = doc.root();

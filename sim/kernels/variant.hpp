@@ -49,6 +49,7 @@ struct VariantSpec {
   const StageSpec* stage(const std::string& id) const;
   std::string param_string(const std::string& key, const std::string& dflt) const;
   std::int64_t param_int(const std::string& key, std::int64_t dflt) const;
+  double param_double(const std::string& key, double dflt) const;  // a JSON integer counts as a number
 };
 
 inline const char* kFidelityLabels[] = {"hw-verified", "model-exact", "modelled"};

@@ -161,4 +161,9 @@ std::vector<double> as_doubles(const std::vector<std::uint8_t>& b, const std::st
   return v;
 }
 
+void w31_rows_to_w13(std::vector<std::uint8_t>& rows) {
+  const std::size_t half = rows.size() / 2;
+  std::rotate(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(half), rows.end());
+}
+
 }  // namespace moesim::traces::import

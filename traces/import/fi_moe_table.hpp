@@ -29,6 +29,11 @@ struct FiMoeTable {
 
 FiMoeTable load_fi_moe_table(const std::string& models_dir);
 
+// FlashInfer kernels take gemm1 weights as W31 ([up; gate]); moesim stores [gate; up]. Swaps
+// the two halves of one expert's gemm1 rows in place; kW31Note is the importers' note.
+void w31_rows_to_w13(std::vector<std::uint8_t>& rows);
+inline constexpr const char* kW31Note = "gemm1 weights were W31 ([up; gate], as FlashInfer takes them); stored as [gate; up]";
+
 // Routing recomputed in fp64 from logits [T, E] for the RoutingMethodType values whose rule is a
 // composition of softmax / sigmoid / top-k / renormalisation (FI tllm_enums.py:10-32): 0, 1, 4,
 // 5, 6, 8, 9. Ties go to the lower expert id. Other methods: InputError naming `where`.

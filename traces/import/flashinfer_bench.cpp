@@ -667,10 +667,7 @@ ImportResult import_flashinfer_bench(const FibImportRequest& req) {
       ExpertWeights a, b;
       a.w.dtype = b.w.dtype = "bf16";
       auto raw = f1.read_rows(weights_from->first.key, e, 1);
-      if (gated) {  // W31 [up; gate] -> moesim [gate; up]
-        const std::size_t half = raw.size() / 2;
-        std::rotate(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(half), raw.end());
-      }
+      if (gated) w31_rows_to_w13(raw);
       a.w.bytes = std::move(raw);
       b.w.bytes = f2.read_rows(weights_from->second.key, e, 1);
       ww.write("w13", e, a);
@@ -680,7 +677,7 @@ ImportResult import_flashinfer_bench(const FibImportRequest& req) {
   res.output = req.output;
   res.model = tr.model;
   res.calls = tr.calls.size();
-  if (res.weights) res.notes.push_back("gemm1 weights were W31 ([up; gate], as FlashInfer takes them); stored as [gate; up]");
+  if (res.weights) res.notes.push_back(kW31Note);
   return res;
 }
 

@@ -455,10 +455,7 @@ ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
       auto raw = c.in->read_rows(k1, e, 1);
       for (std::size_t i = 0; i + 1 < raw.size(); i += 2)
         if ((raw[i + 1] & 0x7F) == 0x7F && (raw[i] & 0x80)) throw InputError(c.where(k1), "non-finite weight in expert " + std::to_string(e));
-      if (tr.model.gated) {  // W31 [up; gate] -> moesim [gate; up]
-        const std::size_t half = raw.size() / 2;
-        std::rotate(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(half), raw.end());
-      }
+      if (tr.model.gated) w31_rows_to_w13(raw);
       a.w.bytes = std::move(raw);
       b.w.bytes = c.in->read_rows(k2, e, 1);
       ww.write("w13", e, a);
@@ -468,7 +465,7 @@ ImportResult import_flashinfer_dump(const FlashinferDumpRequest& req) {
   res.output = req.output;
   res.model = tr.model;
   res.calls = tr.calls.size();
-  if (res.weights) res.notes.push_back("gemm1 weights were W31 ([up; gate], as FlashInfer takes them); stored as [gate; up]");
+  if (res.weights) res.notes.push_back(kW31Note);
   return res;
 }
 
